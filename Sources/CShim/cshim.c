@@ -1,0 +1,53 @@
+#define _GNU_SOURCE
+#include "cshim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+
+uint32_t sw_act_errno(uint16_t errno_value) { return SCMP_ACT_ERRNO(errno_value); }
+uint32_t sw_act_trace(uint16_t msg) { return SCMP_ACT_TRACE(msg); }
+
+int sw_export_bpf(scmp_filter_ctx ctx, uint8_t **buf, size_t *len) {
+    int fd = memfd_create("seccomp-warden-bpf", MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = seccomp_export_bpf(ctx, fd);
+    if (rc < 0) { close(fd); return rc; }
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0) { rc = -errno; close(fd); return rc; }
+    uint8_t *out = malloc(size > 0 ? (size_t)size : 1);
+    if (!out) { close(fd); return -ENOMEM; }
+    size_t done = 0;
+    while (done < (size_t)size) {
+        ssize_t n = pread(fd, out + done, (size_t)size - done, (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { rc = n < 0 ? -errno : -EIO; free(out); close(fd); return rc; }
+        done += (size_t)n;
+    }
+    close(fd);
+    *buf = out;
+    *len = done;
+    return 0;
+}
+
+long sw_ptrace(int request, pid_t pid, void *addr, void *data) {
+    long rc = ptrace((enum __ptrace_request)request, pid, addr, data);
+    return rc < 0 ? -errno : rc;
+}
+
+long sw_seccomp_get_filter(pid_t pid, unsigned long index, void *buf) {
+    long rc = ptrace((enum __ptrace_request)PTRACE_SECCOMP_GET_FILTER, pid, (void *)index, buf);
+    return rc < 0 ? -errno : rc;
+}
+
+int sw_open(const char *path, int flags, mode_t mode) {
+    int fd;
+    do { fd = open(path, flags, mode); } while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
+}

@@ -1,0 +1,23 @@
+#ifndef SECCOMP_WARDEN_CSHIM_H
+#define SECCOMP_WARDEN_CSHIM_H
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <seccomp.h>
+
+/* libseccomp's function-like action macros, which Swift cannot import. */
+uint32_t sw_act_errno(uint16_t errno_value);
+uint32_t sw_act_trace(uint16_t msg);
+
+/* Compiled BPF of a filter context, in memory (libseccomp 2.5 only exports to a fd).
+   Returns 0 and a malloc'd buffer, or a negative errno. */
+int sw_export_bpf(scmp_filter_ctx ctx, uint8_t **buf, size_t *len);
+
+/* ptrace is variadic in glibc. */
+long sw_ptrace(int request, pid_t pid, void *addr, void *data);
+/* PTRACE_SECCOMP_GET_FILTER into buf (count instructions of 8 bytes); returns instruction count or -errno. */
+long sw_seccomp_get_filter(pid_t pid, unsigned long index, void *buf);
+
+/* open(2) without the variadic mode. */
+int sw_open(const char *path, int flags, mode_t mode);
+#endif

@@ -1,0 +1,144 @@
+#if os(Linux)
+import Glibc
+
+/// Thin, Foundation-free file access for the hook path: one read per file, size caps,
+/// no symlinks followed where it matters, atomic replace.
+public enum FileIO {
+    /// Inputs larger than this are refused (config.json, state, profiles, policies).
+    public static let sizeCap = 16 << 20
+
+    /// Reads a regular file whole. With `followSymlinks: false` a symlink at `path` is refused.
+    public static func readFile(_ path: String, followSymlinks: Bool = true, cap: Int = sizeCap) throws(WardenError) -> [UInt8] {
+        var flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK  // O_NONBLOCK: a FIFO must not hang us
+        if !followSymlinks { flags |= O_NOFOLLOW }
+        let fd = retrying { open(path, flags) }
+        if fd < 0 {
+            let e = errno
+            if e == ELOOP && !followSymlinks {
+                throw .input("is a symlink; refusing to follow it", file: path)
+            }
+            throw WardenError(e == ENOENT || e == ENOTDIR ? .input : .system, file: path, "cannot open: \(errnoText(e))")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .system("cannot stat: \(errnoText(errno))", file: path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw .input("is not a regular file (\(fileTypeName(st.st_mode)))", file: path)
+        }
+        guard Int(st.st_size) <= cap else {
+            throw .input("is \(st.st_size) bytes, over the \(cap)-byte limit", file: path)
+        }
+        return try readAll(fd: fd, name: path, cap: cap, sizeHint: Int(st.st_size))
+    }
+
+    /// Reads a descriptor to its end (hooks must drain stdin). Past `cap` it keeps draining, then fails.
+    public static func readAll(fd: Int32, name: String, cap: Int = sizeCap, sizeHint: Int = 0) throws(WardenError) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(sizeHint > 0 ? sizeHint + 1 : 64 << 10)
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        var total = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { break }  // a FIFO with no writer opened O_NONBLOCK
+                throw .system("cannot read: \(errnoText(errno))", file: name)
+            }
+            if n == 0 { break }
+            total += n
+            if total <= cap { out.append(contentsOf: chunk[0..<n]) }
+        }
+        if total > cap { throw .input("is \(total) bytes, over the \(cap)-byte limit", file: name) }
+        return out
+    }
+
+    /// Replaces `path` atomically: a temporary file beside it, fsync, the original mode and
+    /// owner kept, rename, fsync of the folder. On any failure the original is untouched.
+    public static func atomicReplace(_ path: String, with bytes: [UInt8]) throws(WardenError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw .system("cannot stat: \(errnoText(errno))", file: path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .input("is not a regular file", file: path) }
+        let dir = dirname(of: path)
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        let tmp = dir + "/." + base + ".warden-\(getpid())"
+        let fd = retrying { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        guard fd >= 0 else { throw .system("cannot create \(tmp): \(errnoText(errno))", file: path) }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp) }
+        }
+        do {
+            defer { close(fd) }
+            try writeAll(fd: fd, bytes, name: tmp)
+            if fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM {
+                throw .system("cannot keep owner: \(errnoText(errno))", file: path)
+            }
+            guard fchmod(fd, st.st_mode & 0o7777) == 0 else { throw .system("cannot keep mode: \(errnoText(errno))", file: path) }
+            guard fsync(fd) == 0 else { throw .system("fsync failed: \(errnoText(errno))", file: path) }
+        }
+        guard rename(tmp, path) == 0 else { throw .system("cannot rename into place: \(errnoText(errno))", file: path) }
+        ok = true
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+
+    public static func writeAll(fd: Int32, _ bytes: [UInt8], name: String) throws(WardenError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .system("cannot write: \(errnoText(errno))", file: name)
+            }
+            done += n
+        }
+    }
+
+    public static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(WardenError) {
+        let fd = retrying { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        guard fd >= 0 else { throw .system("cannot open for writing: \(errnoText(errno))", file: path) }
+        defer { close(fd) }
+        try writeAll(fd: fd, bytes, name: path)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func dirname(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let d = String(path[..<slash])
+        return d.isEmpty ? "/" : d
+    }
+
+    static func fileTypeName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFLNK: "a symlink"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        default: "not regular"
+        }
+    }
+}
+
+public func errnoText(_ e: Int32) -> String {
+    String(cString: strerror(e)) + " (errno \(e))"
+}
+
+@inline(__always)
+func retrying(_ body: () -> Int32) -> Int32 {
+    while true {
+        let r = body()
+        if r >= 0 || errno != EINTR { return r }
+    }
+}
+#endif

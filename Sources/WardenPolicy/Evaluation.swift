@@ -1,0 +1,45 @@
+import WardenJSON
+import WardenSpec
+
+/// The decision for one container, named as the audit log names it.
+public enum Verdict: String, Sendable {
+    case injected, tightened, compliant, denied, exempt
+    case auditOnly = "audit-only"
+}
+
+/// What the policy says about one config.json, before anything is written.
+public struct Evaluation {
+    public var verdict: Verdict
+    /// The tightened profile (for injected/tightened), to be written by the caller.
+    public var profile: LinuxSeccomp?
+    public var changes: [Change]
+    /// For denied and exempt: why.
+    public var reason: String?
+
+    /// Evaluates `config` against `policy`. Errors in the config are thrown (callers fail closed).
+    public static func evaluate(_ config: OCIConfig, policy: Policy) throws(WardenError) -> Evaluation {
+        if let ex = policy.exemption(for: try config.annotations()) {
+            return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by annotation /\(ex.annotation)/=/\(ex.value)/: \(ex.reason)")
+        }
+        let current = try config.seccomp()
+        do {
+            let result = try Tighten.tighten(current, policy: policy)
+            if result.changes.isEmpty {
+                return Evaluation(verdict: .compliant, profile: nil, changes: [], reason: nil)
+            }
+            return Evaluation(verdict: result.injected ? .injected : .tightened, profile: result.profile,
+                              changes: result.changes, reason: nil)
+        } catch {
+            return Evaluation(verdict: .denied, profile: nil, changes: [], reason: error.reason)
+        }
+    }
+
+    /// One line: what was decided and why.
+    public var summary: String {
+        switch verdict {
+        case .compliant: "compliant"
+        case .exempt, .denied: "\(verdict.rawValue): \(reason ?? "")"
+        default: "\(verdict.rawValue): \(changes.count) change\(changes.count == 1 ? "" : "s")"
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import WardenJSON
+import WardenSpec
+
+/// The site policy: what to inject where a container has no profile, what no container may
+/// escape, and how to treat what falls short.
+public struct Policy {
+    public enum Mode: String, CaseIterable, Sendable {
+        /// Tighten where we can; refuse (stop the container) where we cannot.
+        case enforce
+        /// Decide and log the same, but never stop a container.
+        case audit
+    }
+
+    /// What to do with a container profile whose defaultAction is SCMP_ACT_ALLOW.
+    public enum DefaultAllow: String, CaseIterable, Sendable {
+        case tighten
+        case refuse
+    }
+
+    public struct Exemption {
+        public var annotation: String
+        public var value: String
+        public var reason: String
+        let keyPattern: Regex<AnyRegexOutput>
+        let valuePattern: Regex<AnyRegexOutput>
+
+        /// oci-hooks `when.annotations` semantics: both patterns searched (anchor them with ^…$).
+        public func matches(_ annotations: [(String, String)]) -> Bool {
+            annotations.contains { k, v in
+                k.firstMatch(of: keyPattern) != nil && v.firstMatch(of: valuePattern) != nil
+            }
+        }
+    }
+
+    public var mode: Mode
+    /// The allowed architectures; nil leaves the container's own list alone.
+    public var architectures: [SeccompArch]?
+    /// The profile given to a container that has none.
+    public var inject: LinuxSeccomp
+    /// Rules no container may escape, as a profile whose default allows.
+    public var deny: [LinuxSyscall]
+    public var forbiddenFlags: [SeccompFlag]
+    public var allowNotify: Bool
+    public var defaultAllow: DefaultAllow
+    public var exemptions: [Exemption]
+    public var auditLog: String?
+    /// Where the policy came from, for messages and the audit log.
+    public var source: String
+    /// A short digest of the policy text (FNV-1a 64), logged with each decision.
+    public var digest: String
+
+    /// The deny rules as a profile: allow everything else.
+    public var denyProfile: LinuxSeccomp {
+        LinuxSeccomp(defaultAction: .allow, architectures: architectures, syscalls: deny)
+    }
+
+    public func exemption(for annotations: [(String, String)]) -> Exemption? {
+        exemptions.first { $0.matches(annotations) }
+    }
+}
+
+/// FNV-1a, 64 bits: a stable digest with no dependency.
+public func fnv1a(_ bytes: [UInt8]) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
+    }
+    let hex = String(h, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+}

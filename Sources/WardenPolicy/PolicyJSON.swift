@@ -1,0 +1,22 @@
+import WardenJSON
+import WardenSpec
+
+extension Policy {
+    /// The effective policy, as `policy show` prints it (a valid policy file itself).
+    public var json: JSON {
+        var out: [(String, JSON)] = [
+            ("mode", .string(mode.rawValue)),
+            ("architectures", architectures.map { .array($0.map { .string($0.rawValue) }) } ?? .null),
+            ("inject", inject.json),
+            ("deny", .array(deny.map(\.json))),
+            ("forbiddenFlags", .array(forbiddenFlags.map { .string($0.rawValue) })),
+            ("allowNotify", .bool(allowNotify)),
+            ("defaultAllow", .string(defaultAllow.rawValue)),
+            ("exemptions", .array(exemptions.map {
+                .object([("annotation", .string($0.annotation)), ("value", .string($0.value)), ("reason", .string($0.reason))])
+            })),
+        ]
+        if let auditLog { out.append(("auditLog", .string(auditLog))) }
+        return .object(out)
+    }
+}

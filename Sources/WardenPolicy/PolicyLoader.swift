@@ -1,0 +1,183 @@
+import WardenJSON
+import WardenSpec
+import WardenSeccomp
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Policy {
+    /// Where the policy comes from: `--policy`, else `$SECCOMP_WARDEN_POLICY`, else the system
+    /// file if it exists, else the built-in baseline (so the tool works with no file at all).
+    public static let systemPath = "/etc/seccomp-warden/policy.json"
+
+    public static func resolvePath(explicit: String?) -> String? {
+        if let explicit { return explicit }
+        if let env = getenv("SECCOMP_WARDEN_POLICY"), env.pointee != 0 { return String(cString: env) }
+        if FileIO.exists(systemPath) { return systemPath }
+        return nil
+    }
+
+    public static func load(explicit: String? = nil) throws(WardenError) -> Policy {
+        guard let path = resolvePath(explicit: explicit) else { return try builtin() }
+        return try load(file: path)
+    }
+
+    public static func builtin() throws(WardenError) -> Policy {
+        let text = Array(builtinPolicyJSON.utf8)
+        let doc = try JSONDocument(bytes: text, name: "<built-in policy>")
+        do { return try Policy(node: doc.root, source: "built-in", digest: fnv1a(text)) } catch { throw error.inFile("<built-in policy>") }
+    }
+
+    /// Loads a policy file. Like sudo with sudoers, it must be owned by root and writable by no one else.
+    public static func load(file path: String, checkOwnership: Bool = true) throws(WardenError) -> Policy {
+        let bytes = try FileIO.readFile(path)
+        if checkOwnership {
+            var st = stat()
+            if stat(path, &st) == 0 {
+                if st.st_uid != 0 { throw .input("policy must be owned by root (owner uid \(st.st_uid))", file: path) }
+                if st.st_mode & 0o022 != 0 {
+                    throw .input("policy must not be writable by group or others (mode \(String(st.st_mode & 0o7777, radix: 8)))", file: path)
+                }
+            }
+        }
+        let doc = try JSONDocument(bytes: bytes, name: path)
+        do {
+            return try Policy(node: doc.root, source: path, digest: fnv1a(bytes))
+        } catch {
+            throw error.inFile(path)
+        }
+    }
+
+    static let knownKeys: Set<String> = ["mode", "architectures", "inject", "deny", "forbiddenFlags", "allowNotify",
+                                         "defaultAllow", "exemptions", "auditLog", "comment", "runtimes"]
+
+    init(node root: JSONNode, source: String, digest: String) throws(WardenError) {
+        try root.rejectUnknownKeys(Self.knownKeys, what: "the policy")
+        self.source = source
+        self.digest = digest
+        mode = .enforce
+        if let m = root["mode"] {
+            mode = try lookup(Mode.self, m.expectString(), what: "mode", path: m.path)
+        }
+        architectures = Builtin.architectures
+        if let a = root["architectures"] {
+            if a.isNull {
+                architectures = nil
+            } else {
+                architectures = []
+                for item in try a.expectArray() {
+                    architectures!.append(try lookup(SeccompArch.self, item.expectString(), what: "architecture", path: item.path))
+                }
+                if architectures!.isEmpty { throw .input("must list at least one architecture (or be null)", path: a.path) }
+            }
+        }
+        // inject: "builtin", a profile object, or the path of a profile file.
+        inject = try Self.builtinProfile()
+        if let i = root["inject"] {
+            if let s = i.string {
+                if s != "builtin" {
+                    let doc = try JSONDocument(contentsOf: s)
+                    do { inject = try LinuxSeccomp(node: doc.root) } catch { throw error.inFile(s) }
+                }
+            } else {
+                inject = try LinuxSeccomp(node: i)
+            }
+            if let listener = i["listenerPath"] { throw .input("an injected profile cannot use a seccomp agent", path: listener.path) }
+        }
+        // deny: a list of rules; the string "builtin" in it stands for the built-in deny rules.
+        deny = Builtin.denyRules
+        if let d = root["deny"] {
+            deny = []
+            for item in try d.expectArray() {
+                if item.string == "builtin" { deny += Builtin.denyRules; continue }
+                let rule = try LinuxSyscall(node: item)
+                guard rule.action.strictness >= SeccompAction.errno.strictness else {
+                    throw .input("a deny rule must deny: use SCMP_ACT_ERRNO, SCMP_ACT_TRAP or SCMP_ACT_KILL*, not \(rule.action.rawValue)",
+                                 path: item.path / "action")
+                }
+                deny.append(rule)
+            }
+        }
+        forbiddenFlags = [.specAllow]
+        if let f = root["forbiddenFlags"] {
+            forbiddenFlags = []
+            for item in try f.expectArray() {
+                forbiddenFlags.append(try lookup(SeccompFlag.self, item.expectString(), what: "flag", path: item.path))
+            }
+        }
+        allowNotify = try root["allowNotify"]?.expectBool() ?? false
+        defaultAllow = .tighten
+        if let d = root["defaultAllow"] {
+            defaultAllow = try lookup(DefaultAllow.self, d.expectString(), what: "defaultAllow choice", path: d.path)
+        }
+        exemptions = []
+        for item in try root["exemptions"]?.expectArray() ?? [] {
+            try item.rejectUnknownKeys(["annotation", "value", "reason"], what: "an exemption")
+            guard let k = item["annotation"] else { throw .input("missing required field annotation", path: item.path / "annotation") }
+            let key = try k.expectString(nonEmpty: true)
+            let value = try item["value"]?.expectString() ?? ".*"
+            guard let r = item["reason"] else { throw .input("missing required field reason (exemptions are reported)", path: item.path / "reason") }
+            let reason = try r.expectString(nonEmpty: true)
+            let kp: Regex<AnyRegexOutput>, vp: Regex<AnyRegexOutput>
+            do { kp = try Regex(key) } catch { throw .input("not a valid regular expression: \(key)", path: k.path) }
+            do { vp = try Regex(value) } catch { throw .input("not a valid regular expression: \(value)", path: item.path / "value") }
+            exemptions.append(Exemption(annotation: key, value: value, reason: reason, keyPattern: kp, valuePattern: vp))
+        }
+        auditLog = try root["auditLog"].map { n throws(WardenError) in try n.expectString(nonEmpty: true) }
+        try validate(root: root)
+    }
+
+    /// Cross-field checks: names libseccomp knows, no contradictory unconditional deny rules.
+    func validate(root: JSONNode) throws(WardenError) {
+        var unconditional = [String: RuleAction]()
+        for (i, rule) in deny.enumerated() {
+            for (j, name) in rule.names.enumerated() {
+                if !Syscalls.isKnown(name) {
+                    throw .input("unknown syscall \"\(name)\" (libseccomp does not know it)", path: .root / "deny" / i / "names" / j)
+                }
+                if (rule.args ?? []).isEmpty {
+                    if let prior = unconditional[name], !prior.sameEffect(rule.ruleAction) {
+                        throw .input("contradictory rules: \(name) is denied with \(prior) and with \(rule.ruleAction)",
+                                     path: .root / "deny" / i)
+                    }
+                    unconditional[name] = rule.ruleAction
+                }
+            }
+        }
+        // An allow rule naming a syscall libseccomp does not know is skipped, as runc skips it; a
+        // rule that denies more than the default must not silently miss its syscall.
+        for (i, rule) in (inject.syscalls ?? []).enumerated() where rule.action.strictness > inject.defaultAction.strictness {
+            for (j, name) in rule.names.enumerated() where !Syscalls.isKnown(name) {
+                throw .input("unknown syscall \"\(name)\" (libseccomp does not know it)", path: .root / "inject" / "syscalls" / i / "names" / j)
+            }
+        }
+    }
+
+    static func builtinProfile() throws(WardenError) -> LinuxSeccomp {
+        let doc = try JSONDocument(bytes: Array(builtinProfileJSON.utf8), name: "<built-in profile>")
+        return try LinuxSeccomp(node: doc.root)
+    }
+
+    /// Names on `arch` that do not resolve (informational: Docker's lists have such names too).
+    public func unresolved(on arch: SeccompArch) -> [String] {
+        var out = [String]()
+        for rule in deny {
+            for name in rule.names where Syscalls.number(name, arch: arch) == nil && !out.contains(name) { out.append(name) }
+        }
+        return out
+    }
+}
+
+/// The built-in policy, as a file would say it.
+let builtinPolicyJSON = """
+{
+  "mode": "enforce",
+  "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+  "inject": "builtin",
+  "deny": ["builtin"],
+  "forbiddenFlags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+  "allowNotify": false,
+  "defaultAllow": "tighten",
+  "exemptions": []
+}
+"""

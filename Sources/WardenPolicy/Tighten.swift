@@ -1,0 +1,260 @@
+import WardenSpec
+import WardenSeccomp
+
+/// One thing tightening changed, or would change: each is also a compliance finding.
+public enum Change: Equatable, Sendable, CustomStringConvertible {
+    /// The container had no profile; the policy's was injected.
+    case injected
+    case defaultAction(from: RuleAction, to: RuleAction)
+    /// A syscall's action got stricter (for some or all argument values).
+    case syscall(name: String, from: Decision, to: Decision)
+    case architectureRemoved(SeccompArch)
+    case flagRemoved(SeccompFlag)
+    /// The exact meet cannot be written as an OCI profile; the stricter side was taken.
+    case overApproximated(name: String)
+
+    public var description: String {
+        switch self {
+        case .injected: "no seccomp profile: injected the policy's profile"
+        case .defaultAction(let from, let to): "defaultAction \(from) -> \(to)"
+        case .syscall(let name, let from, let to):
+            "\(name): \(Change.summary(from)) -> \(Change.summary(to))"
+        case .architectureRemoved(let a): "architecture \(a.rawValue) removed (not allowed by policy)"
+        case .flagRemoved(let f): "flag \(f.rawValue) removed (forbidden by policy)"
+        case .overApproximated(let name):
+            "\(name): argument rules of both sides cannot be combined exactly; the stricter side was kept"
+        }
+    }
+
+    static func summary(_ d: Decision) -> String {
+        if d.rules.isEmpty { return d.otherwise.description }
+        let rules = d.rules.map { r in
+            r.args.map { "arg\($0.index) \($0.op.rawValue.dropFirst(9)) \($0.value)" + ($0.op == .maskedEqual ? "/\($0.valueTwo ?? 0)" : "") }
+                .joined(separator: " && ") + " => \(r.action)"
+        }
+        return "[" + rules.joined(separator: "; ") + "; else \(d.otherwise)]"
+    }
+}
+
+public struct TightenResult: Sendable {
+    public var profile: LinuxSeccomp
+    public var changes: [Change]
+    /// Whether the container had no profile and got one.
+    public var injected: Bool { changes.first == .injected }
+}
+
+/// Why a profile cannot be tightened into compliance and must be refused.
+public struct Refusal: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// The meet of a container's profile and the site baseline: for every architecture, syscall and
+/// argument value, at least as strict as both, and no stricter where an OCI profile can say so.
+public enum Tighten {
+    public static func tighten(_ container: LinuxSeccomp?, policy: Policy) throws(Refusal) -> TightenResult {
+        guard let container else {
+            var r = meet(policy.inject, policy.denyProfile, policy: policy)
+            r.changes.insert(.injected, at: 0)
+            return r
+        }
+        if !policy.allowNotify {
+            if container.listenerPath != nil || (container.syscalls ?? []).contains(where: { $0.action == .notify }) {
+                throw Refusal(reason: "the profile uses SCMP_ACT_NOTIFY/listenerPath, which the policy does not allow")
+            }
+        }
+        if container.defaultAction == .allow && policy.defaultAllow == .refuse {
+            throw Refusal(reason: "the profile's defaultAction is SCMP_ACT_ALLOW, which the policy refuses")
+        }
+        return meet(container, policy.denyProfile, policy: policy)
+    }
+
+    /// The meet of two profiles. `a` is the container's side: on equal strictness its errno is kept.
+    public static func meet(_ a: LinuxSeccomp, _ b: LinuxSeccomp, policy: Policy) -> TightenResult {
+        var changes = [Change]()
+        var out = a
+
+        // Architectures: intersect with the policy's allowed list, if it has one.
+        if let allowed = policy.architectures, let own = a.architectures {
+            let kept = own.filter { allowed.contains($0) }
+            for arch in own where !allowed.contains(arch) { changes.append(.architectureRemoved(arch)) }
+            out.architectures = kept
+        }
+
+        // Flags: drop the forbidden ones, keeping absent/null/[] as they were.
+        if case .list(let flags) = a.flags {
+            let kept = flags.filter { !policy.forbiddenFlags.contains($0) }
+            for f in flags where policy.forbiddenFlags.contains(f) { changes.append(.flagRemoved(f)) }
+            out.flags = .list(kept)
+        }
+
+        let defaultOut = a.defaultRule.stricter(b.defaultRule)
+        if !defaultOut.sameEffect(a.defaultRule) {
+            changes.append(.defaultAction(from: a.defaultRule, to: defaultOut))
+            out.defaultAction = defaultOut.action
+            out.defaultErrnoRet = defaultOut.errnoRet
+        }
+
+        // Per syscall name: the pointwise meet of the two decisions.
+        let da = a.decisions(), db = b.decisions()
+        var indexA = [String: Decision](), indexB = [String: Decision]()
+        for (n, d) in da { indexA[n] = d }
+        for (n, d) in db { indexB[n] = d }
+        var names = da.map(\.name)
+        for (n, _) in db where indexA[n] == nil { names.append(n) }
+
+        var result = [(name: String, decision: Decision)]()
+        var changed = Set<String>()
+        for name in names {
+            let fa = indexA[name] ?? Decision(otherwise: a.defaultRule)
+            let fb = indexB[name] ?? Decision(otherwise: b.defaultRule)
+            var (m, exact) = meet(fa, fb)
+            m = m.simplified()
+            let (w, writableExact) = writable(m, defaultAction: defaultOut)
+            m = w
+            // An ambiguous input is always rewritten: its entries may do less than we assumed.
+            if m != fa.simplified() || fa.ambiguous {
+                changed.insert(name)
+                changes.append(.syscall(name: name, from: fa, to: m))
+                if !exact || !writableExact || fa.ambiguous || fb.ambiguous { changes.append(.overApproximated(name: name)) }
+            }
+            result.append((name, m))
+        }
+
+        if defaultOut.sameEffect(a.defaultRule) {
+            // Keep the container's own entries for every name that did not change.
+            var entries = [LinuxSyscall]()
+            for var e in a.syscalls ?? [] {
+                e.names.removeAll { changed.contains($0) }
+                if !e.names.isEmpty { entries.append(e) }
+            }
+            entries += encode(result.filter { changed.contains($0.name) }, defaultAction: defaultOut)
+            out.syscalls = (a.syscalls == nil && entries.isEmpty) ? nil : entries
+        } else {
+            out.syscalls = encode(result, defaultAction: defaultOut)
+        }
+        // Our own output must compile: libseccomp rewrites some syscalls (socketcall multiplexing on
+        // x86) in ways that can make rules collide. Any entry it refuses is replaced by its strictest action.
+        for _ in 0..<(changes.isEmpty ? 0 : 8) {
+            guard case .failure(let failed) = compiles(out) else { break }
+            var entries = out.syscalls ?? []
+            let e = entries[failed]
+            let worst = result.first { e.names.contains($0.name) }.map { r in
+                r.decision.actions.dropFirst().reduce(r.decision.actions[0]) { $0.stricter($1) }
+            } ?? e.ruleAction
+            entries.removeAll { !$0.names.filter { e.names.contains($0) }.isEmpty }
+            entries.append(LinuxSyscall(names: e.names, action: worst.action, errnoRet: worst.errnoRet))
+            for n in e.names { changes.append(.overApproximated(name: n)) }
+            out.syscalls = entries
+        }
+        return TightenResult(profile: out, changes: changes)
+    }
+
+    enum CompileCheck { case ok, failure(Int) }
+
+    static func compiles(_ p: LinuxSeccomp) -> CompileCheck {
+        do {
+            _ = try Compiler.compile(p)
+            return .ok
+        } catch {
+            if case .index(let i)? = error.path?.components.dropFirst().first, error.kind == .input { return .failure(i) }
+            return .ok
+        }
+    }
+
+    /// Pointwise meet of two decisions; `exact` is false where the stricter side was taken whole.
+    static func meet(_ a: Decision, _ b: Decision) -> (Decision, exact: Bool) {
+        switch (a.isUnconditional, b.isUnconditional) {
+        case (true, true):
+            return (Decision(otherwise: a.otherwise.stricter(b.otherwise)), true)
+        case (false, true):
+            return (Decision(rules: a.rules.map { .init(args: $0.args, action: $0.action.stricter(b.otherwise)) },
+                             otherwise: a.otherwise.stricter(b.otherwise)), true)
+        case (true, false):
+            return (Decision(rules: b.rules.map { .init(args: $0.args, action: a.otherwise.stricter($0.action)) },
+                             otherwise: a.otherwise.stricter(b.otherwise)), true)
+        case (false, false):
+            if dominates(a, b) { return (a, true) }
+            if dominates(b, a) { return (b, true) }
+            // Not exact: treat b as its strictest action everywhere (sound, maybe stricter than needed).
+            let worst = b.actions.dropFirst().reduce(b.actions[0]) { $0.stricter($1) }
+            return (meet(a, Decision(otherwise: worst)).0, false)
+        }
+    }
+
+    /// Whether `f` is at least as strict as `g` for every argument value (proven, else false).
+    static func dominates(_ f: Decision, _ g: Decision) -> Bool {
+        if f.otherwise.strictness >= g.otherwise.strictness && sameShapeDominates(f, g) { return true }
+        // Where g's rules apply, every f region that can overlap must be as strict.
+        for rg in g.rules {
+            for rf in f.rules where rf.action.strictness < rg.action.strictness {
+                if satisfiable(rf.args + rg.args) { return false }
+            }
+            if f.otherwise.strictness < rg.action.strictness { return false }
+        }
+        // Where g falls through, all of f must be as strict as g's fallback.
+        return f.actions.allSatisfy { $0.strictness >= g.otherwise.strictness }
+    }
+
+    /// `f` and `g` built from the same rules (one side's rules with stricter actions, as tightening
+    /// writes them): libseccomp resolves their overlaps alike, so pairwise comparison is enough.
+    /// A rule only one side has must overlap nothing else there, and must hold against the other's fallback.
+    static func sameShapeDominates(_ f: Decision, _ g: Decision) -> Bool {
+        for rg in g.rules {
+            if let rf = f.rules.first(where: { $0.args == rg.args }) {
+                if rf.action.strictness < rg.action.strictness { return false }
+            } else {
+                if g.overlapsOthers(rg) || f.rules.contains(where: { satisfiable($0.args + rg.args) && $0.action.strictness < rg.action.strictness }) { return false }
+                if f.otherwise.strictness < rg.action.strictness { return false }
+            }
+        }
+        for rf in f.rules where !g.rules.contains(where: { $0.args == rf.args }) {
+            if f.overlapsOthers(rf) || rf.action.strictness < g.otherwise.strictness { return false }
+            if g.rules.contains(where: { satisfiable($0.args + rf.args) && rf.action.strictness < $0.action.strictness }) { return false }
+        }
+        return true
+    }
+
+    /// Makes a decision writable under `defaultAction`. libseccomp lets an unconditional rule override
+    /// every conditional one, so a decision whose fallback differs from the default is written as
+    /// rules for the complement region; where that cannot be written, the strictest action is taken.
+    static func writable(_ d: Decision, defaultAction: RuleAction) -> (Decision, exact: Bool) {
+        let worst = d.actions.dropFirst().reduce(d.actions[0]) { $0.stricter($1) }
+        // runc drops a rule whose action equals the default; if it decided an overlap, that changes the outcome.
+        if d.rules.contains(where: { $0.action.sameEffect(defaultAction) && d.overlapsOthers($0) }) {
+            return (Decision(otherwise: worst), false)
+        }
+        if d.rules.isEmpty || d.otherwise.sameEffect(defaultAction) { return (d, true) }
+        // The complement is written only over a single argument: libseccomp's tree for rules that
+        // test different arguments in different orders is not one we can predict.
+        let indices = Set(d.rules.flatMap { $0.args.map(\.index) })
+        if indices.count == 1, let rest = complement(of: d.rules.map(\.args)) {
+            let extra = rest.map { Decision.Rule(args: $0, action: d.otherwise) }
+            return (Decision(rules: d.rules + extra, otherwise: defaultAction), true)
+        }
+        return (Decision(otherwise: worst), false)
+    }
+
+    /// Writes decisions back as syscalls entries; names with the same decision share entries.
+    static func encode(_ decisions: [(name: String, decision: Decision)], defaultAction: RuleAction) -> [LinuxSyscall] {
+        var groups = [(decision: Decision, names: [String])]()
+        for (name, d) in decisions {
+            if d.rules.isEmpty && d.otherwise.sameEffect(defaultAction) { continue }
+            if let i = groups.firstIndex(where: { $0.decision == d }) {
+                groups[i].names.append(name)
+            } else {
+                groups.append((d, [name]))
+            }
+        }
+        var out = [LinuxSyscall]()
+        for (d, names) in groups {
+            if d.rules.isEmpty {
+                out.append(LinuxSyscall(names: names, action: d.otherwise.action, errnoRet: d.otherwise.errnoRet))
+            }
+            for r in d.rules {
+                out.append(LinuxSyscall(names: names, action: r.action.action, errnoRet: r.action.errnoRet, args: r.args))
+            }
+        }
+        return out
+    }
+}

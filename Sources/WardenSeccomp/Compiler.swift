@@ -1,0 +1,101 @@
+import CSeccomp
+import CShim
+import WardenJSON
+import WardenSpec
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Builds a profile's filter with libseccomp the way runc's libcontainer/seccomp does, so what we
+/// judge is what the kernel will get (runc's own ENOSYS stub aside).
+public enum Compiler {
+    /// libseccomp's action value for a rule action.
+    public static func actionValue(_ r: RuleAction) -> UInt32 {
+        switch r.action {
+        case .kill, .killThread: 0
+        case .killProcess: 0x8000_0000
+        case .trap: 0x0003_0000
+        case .errno: sw_act_errno(UInt16(truncatingIfNeeded: r.data))
+        case .trace: sw_act_trace(UInt16(truncatingIfNeeded: r.data))
+        case .notify: 0x7fc0_0000
+        case .log: 0x7ffc_0000
+        case .allow: 0x7fff_0000
+        }
+    }
+
+    public static func filterReturn(_ r: RuleAction) -> FilterReturn { FilterReturn(actionValue(r)) }
+
+    /// The architectures a runtime adds: the native one, then those listed.
+    public static func architectures(of profile: LinuxSeccomp) -> [SeccompArch] {
+        var out = [SeccompArch.native]
+        for a in profile.architectures ?? [] where !out.contains(a) { out.append(a) }
+        return out
+    }
+
+    /// Compiles `profile` to BPF. Names libseccomp does not know are skipped, as runc skips them.
+    public static func compile(_ profile: LinuxSeccomp) throws(WardenError) -> BPFProgram {
+        guard let ctx = seccomp_init(actionValue(profile.defaultRule)) else {
+            throw .system("libseccomp: seccomp_init failed")
+        }
+        defer { seccomp_release(ctx) }
+        // No NNP here: it is a process attribute, not part of the program.
+        _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)
+        for arch in architectures(of: profile) where arch != .native {
+            let rc = seccomp_arch_add(ctx, Syscalls.token(arch))
+            if rc != 0 && rc != -EEXIST {
+                throw .system("libseccomp: cannot add architecture \(arch.rawValue): \(errnoText(-rc))")
+            }
+        }
+        let defaultValue = actionValue(profile.defaultRule)
+        for (i, rule) in (profile.syscalls ?? []).enumerated() {
+            let action = actionValue(rule.ruleAction)
+            // runc skips a rule whose action equals the default: libseccomp refuses it.
+            if action == defaultValue { continue }
+            for name in rule.names {
+                let nr = seccomp_syscall_resolve_name(name)
+                if nr == __NR_SCMP_ERROR { continue }
+                let rc = addRule(ctx, action: action, nr: nr, args: rule.args ?? [])
+                if rc != 0 {
+                    throw WardenError(.input, path: JSONPath.root / "syscalls" / i,
+                                      "libseccomp cannot add the rule for \(name): \(errnoText(-rc))")
+                }
+            }
+        }
+        var buf: UnsafeMutablePointer<UInt8>? = nil
+        var len = 0
+        let rc = sw_export_bpf(ctx, &buf, &len)
+        guard rc == 0, let buf else { throw .system("libseccomp: cannot export BPF: \(errnoText(-rc))") }
+        defer { free(buf) }
+        return BPFProgram(bytes: Array(UnsafeBufferPointer(start: buf, count: len)))
+    }
+
+    /// runc: conditions on distinct arguments form one rule (AND); if any argument index
+    /// appears twice, every condition becomes a rule of its own (OR).
+    static func addRule(_ ctx: scmp_filter_ctx, action: UInt32, nr: Int32, args: [LinuxSeccompArg]) -> Int32 {
+        let conds = args.map { a in
+            scmp_arg_cmp(arg: a.index, op: cmpOp(a.op), datum_a: a.value, datum_b: a.valueTwo ?? 0)
+        }
+        if conds.isEmpty { return seccomp_rule_add_array(ctx, action, nr, 0, nil) }
+        let indices = args.map(\.index)
+        if Set(indices).count != indices.count {
+            for var c in conds {
+                let rc = seccomp_rule_add_array(ctx, action, nr, 1, &c)
+                if rc != 0 { return rc }
+            }
+            return 0
+        }
+        return conds.withUnsafeBufferPointer { seccomp_rule_add_array(ctx, action, nr, UInt32(conds.count), $0.baseAddress) }
+    }
+
+    static func cmpOp(_ op: SeccompOperator) -> scmp_compare {
+        switch op {
+        case .notEqual: SCMP_CMP_NE
+        case .lessThan: SCMP_CMP_LT
+        case .lessOrEqual: SCMP_CMP_LE
+        case .equal: SCMP_CMP_EQ
+        case .greaterOrEqual: SCMP_CMP_GE
+        case .greaterThan: SCMP_CMP_GT
+        case .maskedEqual: SCMP_CMP_MASKED_EQ
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import WardenJSON
+
+/// A bundle's config.json: the lossless document plus typed reads of the parts we use.
+public struct OCIConfig {
+    public let document: JSONDocument
+
+    public init(document: JSONDocument) { self.document = document }
+
+    public var name: String { document.name }
+
+    /// `linux.seccomp`, nil when the container asked for none.
+    public func seccomp() throws(WardenError) -> LinuxSeccomp? {
+        do {
+            guard let linux = document.root["linux"], !linux.isNull else { return nil }
+            _ = try linux.expectObject()
+            guard let node = linux["seccomp"], !node.isNull else { return nil }
+            return try LinuxSeccomp(node: node)
+        } catch {
+            throw error.inFile(name)
+        }
+    }
+
+    /// Replaces `linux.seccomp`, leaving every other key and its order unchanged.
+    public func setSeccomp(_ profile: LinuxSeccomp) {
+        let linux = document.object(at: document.root, key: "linux")
+        profile.write(into: document, parent: linux)
+    }
+
+    /// `annotations`, or empty.
+    public func annotations() throws(WardenError) -> [(String, String)] {
+        guard let node = document.root["annotations"], !node.isNull else { return [] }
+        do {
+            _ = try node.expectObject()
+            var out = [(String, String)]()
+            for (k, v) in node.entries { out.append((k, try v.expectString())) }
+            return out
+        } catch {
+            throw error.inFile(name)
+        }
+    }
+
+    /// `process.noNewPrivileges` (false when absent).
+    public var noNewPrivileges: Bool {
+        document.root["process"]?["noNewPrivileges"]?.bool ?? false
+    }
+
+    /// `process.capabilities.bounding`, or nil when the config names none.
+    public var boundingCapabilities: [String]? {
+        guard let list = document.root["process"]?["capabilities"]?["bounding"], list.kind == .array else { return nil }
+        return list.elements.compactMap(\.string)
+    }
+}
+
+/// The OCI state a hook receives on stdin.
+public struct OCIState: Sendable {
+    public var ociVersion: String
+    public var id: String
+    public var status: String
+    public var pid: Int32?
+    public var bundle: String
+    public var annotations: [(String, String)]
+
+    public init(document: JSONDocument) throws(WardenError) {
+        let root = document.root
+        do throws(WardenError) {
+            ociVersion = try root["ociVersion"]?.expectString() ?? ""
+            guard let idNode = root["id"] else { throw WardenError.input("missing required field id", path: .root / "id") }
+            id = try idNode.expectString(nonEmpty: true)
+            status = try root["status"]?.expectString() ?? ""
+            if let p = root["pid"], !p.isNull {
+                let v = try p.expectUInt32(max: UInt32(Int32.max))
+                pid = v == 0 ? nil : Int32(v)
+            } else {
+                pid = nil
+            }
+            guard let b = root["bundle"] else { throw WardenError.input("missing required field bundle", path: .root / "bundle") }
+            bundle = try b.expectString(nonEmpty: true)
+            guard bundle.hasPrefix("/") else { throw WardenError.input("must be an absolute path", path: b.path) }
+            annotations = []
+            if let a = root["annotations"], !a.isNull {
+                _ = try a.expectObject()
+                for (k, v) in a.entries { annotations.append((k, try v.expectString())) }
+            }
+        } catch {
+            throw error.inFile(document.name)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import WardenJSON
+
+/// Typed reads from a JSON node, each failing with the node's path.
+public extension JSONNode {
+    func expectObject() throws(WardenError) -> JSONNode {
+        guard kind == .object else { throw .input("must be an object, not \(kindName)", path: path) }
+        return self
+    }
+
+    func expectArray() throws(WardenError) -> [JSONNode] {
+        guard kind == .array else { throw .input("must be an array, not \(kindName)", path: path) }
+        return elements
+    }
+
+    func expectString(nonEmpty: Bool = false) throws(WardenError) -> String {
+        guard let s = string else { throw .input("must be a string, not \(kindName)", path: path) }
+        if nonEmpty && s.isEmpty { throw .input("must not be empty", path: path) }
+        if s.utf8.contains(0) { throw .input("must not contain a NUL byte", path: path) }
+        return s
+    }
+
+    func expectUInt64() throws(WardenError) -> UInt64 {
+        guard let i = int64 else { throw .input("must be an integer, not \(kindName)", path: path) }
+        guard i >= 0 else { throw .input("must not be negative (\(i))", path: path) }
+        return UInt64(i)
+    }
+
+    func expectUInt32(max: UInt32 = .max) throws(WardenError) -> UInt32 {
+        let v = try expectUInt64()
+        guard v <= UInt64(max) else { throw .input("\(v) is out of range (0...\(max))", path: path) }
+        return UInt32(v)
+    }
+
+    func expectBool() throws(WardenError) -> Bool {
+        guard let b = bool else { throw .input("must be true or false, not \(kindName)", path: path) }
+        return b
+    }
+
+    /// Rejects keys outside `known`, naming the first one.
+    func rejectUnknownKeys(_ known: Set<String>, what: String) throws(WardenError) {
+        for key in keys where !known.contains(key) {
+            throw .input("unknown field in \(what)", path: path / key)
+        }
+    }
+}
+
+/// The largest errno the kernel returns (MAX_ERRNO).
+public let maxErrno: UInt32 = 4095
+
+extension LinuxSeccomp {
+    static let knownKeys: Set<String> = ["defaultAction", "defaultErrnoRet", "architectures", "flags",
+                                         "listenerPath", "listenerMetadata", "syscalls"]
+
+    /// Decodes and validates `linux.seccomp` (or a profile file's top level).
+    /// Unknown keys are kept by the writer but must not look like typos of known ones: they are ignored here, as runc does.
+    public init(node: JSONNode) throws(WardenError) {
+        _ = try node.expectObject()
+        guard let da = node["defaultAction"] else {
+            throw .input("missing required field defaultAction", path: node.path / "defaultAction")
+        }
+        defaultAction = try lookup(SeccompAction.self, da.expectString(), what: "action", path: da.path)
+        if defaultAction == .notify {
+            throw .input("SCMP_ACT_NOTIFY cannot be the default action", path: da.path)
+        }
+        defaultErrnoRet = nil
+        if let e = node["defaultErrnoRet"], !e.isNull {
+            guard defaultAction.takesErrnoRet else {
+                throw .input("defaultErrnoRet is only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not \(defaultAction.rawValue)", path: e.path)
+            }
+            defaultErrnoRet = try e.expectUInt32(max: maxErrno)
+        }
+        architectures = nil
+        if let a = node["architectures"], !a.isNull {
+            var seen = Set<SeccompArch>()
+            architectures = []
+            for item in try a.expectArray() {
+                let arch = try lookup(SeccompArch.self, item.expectString(), what: "architecture", path: item.path)
+                guard seen.insert(arch).inserted else { throw .input("duplicate architecture \(arch.rawValue)", path: item.path) }
+                architectures!.append(arch)
+            }
+        }
+        flags = .absent
+        if let f = node["flags"] {
+            if f.isNull {
+                flags = .null
+            } else {
+                var list = [SeccompFlag]()
+                for item in try f.expectArray() {
+                    list.append(try lookup(SeccompFlag.self, item.expectString(), what: "flag", path: item.path))
+                }
+                flags = .list(list)
+            }
+        }
+        listenerPath = try node["listenerPath"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectString(nonEmpty: true) }
+        listenerMetadata = try node["listenerMetadata"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectString() }
+        if let meta = node["listenerMetadata"], listenerMetadata != nil, listenerPath == nil {
+            throw .input("listenerMetadata is set but listenerPath is not", path: meta.path)
+        }
+        syscalls = nil
+        if let s = node["syscalls"], !s.isNull {
+            var rules = [LinuxSyscall]()
+            for item in try s.expectArray() {
+                rules.append(try LinuxSyscall(node: item))
+            }
+            syscalls = rules
+        }
+        if let rules = syscalls, listenerPath == nil,
+           let i = rules.firstIndex(where: { $0.action == .notify }) {
+            throw .input("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath", path: s(node, i) / "action")
+        }
+    }
+}
+
+private func s(_ node: JSONNode, _ i: Int) -> JSONPath { node.path / "syscalls" / i }
+
+extension LinuxSyscall {
+    public init(node: JSONNode) throws(WardenError) {
+        _ = try node.expectObject()
+        guard let n = node["names"] else {
+            if node["name"] != nil {
+                throw .input("uses the old single \"name\" field; write \"names\": [...]", path: node.path / "name")
+            }
+            throw .input("missing required field names", path: node.path / "names")
+        }
+        let items = try n.expectArray()
+        guard !items.isEmpty else { throw .input("must list at least one syscall", path: n.path) }
+        var seen = Set<String>()
+        names = []
+        for item in items {
+            let name = try item.expectString(nonEmpty: true)
+            guard seen.insert(name).inserted else { throw .input("duplicate syscall name \"\(name)\"", path: item.path) }
+            names.append(name)
+        }
+        guard let a = node["action"] else { throw .input("missing required field action", path: node.path / "action") }
+        action = try lookup(SeccompAction.self, a.expectString(), what: "action", path: a.path)
+        errnoRet = nil
+        if let e = node["errnoRet"], !e.isNull {
+            guard action.takesErrnoRet else {
+                throw .input("errnoRet is only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not \(action.rawValue)", path: e.path)
+            }
+            errnoRet = try e.expectUInt32(max: maxErrno)
+        }
+        args = nil
+        if let list = node["args"], !list.isNull {
+            var out = [LinuxSeccompArg]()
+            for item in try list.expectArray() { out.append(try LinuxSeccompArg(node: item)) }
+            args = out
+        }
+    }
+}
+
+extension LinuxSeccompArg {
+    public init(node: JSONNode) throws(WardenError) {
+        _ = try node.expectObject()
+        guard let i = node["index"] else { throw .input("missing required field index", path: node.path / "index") }
+        index = try i.expectUInt32()
+        guard index <= 5 else { throw .input("argument index \(index) is out of range (0...5)", path: i.path) }
+        guard let v = node["value"] else { throw .input("missing required field value", path: node.path / "value") }
+        value = try v.expectUInt64()
+        valueTwo = try node["valueTwo"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectUInt64() }
+        guard let o = node["op"] else { throw .input("missing required field op", path: node.path / "op") }
+        op = try lookup(SeccompOperator.self, o.expectString(), what: "operator", path: o.path)
+    }
+}

@@ -1,0 +1,116 @@
+/// One lookup table per concept, with the runtime-spec's spelling as the raw value.
+
+/// `linux.seccomp.defaultAction` / `syscalls[].action`.
+public enum SeccompAction: String, CaseIterable, Sendable {
+    case kill = "SCMP_ACT_KILL"  // libseccomp: same as KILL_THREAD
+    case killProcess = "SCMP_ACT_KILL_PROCESS"
+    case killThread = "SCMP_ACT_KILL_THREAD"
+    case trap = "SCMP_ACT_TRAP"
+    case errno = "SCMP_ACT_ERRNO"
+    case notify = "SCMP_ACT_NOTIFY"
+    case trace = "SCMP_ACT_TRACE"
+    case log = "SCMP_ACT_LOG"
+    case allow = "SCMP_ACT_ALLOW"
+
+    /// Kernel precedence (higher is stricter): KILL_PROCESS > KILL_THREAD > TRAP > ERRNO
+    /// > USER_NOTIF > TRACE > LOG > ALLOW, as in kernel/seccomp.c.
+    public var strictness: Int {
+        switch self {
+        case .killProcess: 7
+        case .kill, .killThread: 6
+        case .trap: 5
+        case .errno: 4
+        case .notify: 3
+        case .trace: 2
+        case .log: 1
+        case .allow: 0
+        }
+    }
+
+    /// The actions that carry `errnoRet` (runc: ERRNO and TRACE).
+    public var takesErrnoRet: Bool { self == .errno || self == .trace }
+}
+
+/// `linux.seccomp.syscalls[].args[].op`.
+public enum SeccompOperator: String, CaseIterable, Sendable {
+    case notEqual = "SCMP_CMP_NE"
+    case lessThan = "SCMP_CMP_LT"
+    case lessOrEqual = "SCMP_CMP_LE"
+    case equal = "SCMP_CMP_EQ"
+    case greaterOrEqual = "SCMP_CMP_GE"
+    case greaterThan = "SCMP_CMP_GT"
+    case maskedEqual = "SCMP_CMP_MASKED_EQ"
+
+    /// Whether `x` satisfies the comparison (libseccomp compares the full 64-bit argument, unsigned).
+    public func holds(_ x: UInt64, value: UInt64, valueTwo: UInt64) -> Bool {
+        switch self {
+        case .notEqual: x != value
+        case .lessThan: x < value
+        case .lessOrEqual: x <= value
+        case .equal: x == value
+        case .greaterOrEqual: x >= value
+        case .greaterThan: x > value
+        case .maskedEqual: (x & value) == valueTwo
+        }
+    }
+}
+
+/// `linux.seccomp.architectures`, with libseccomp's name for each.
+public enum SeccompArch: String, CaseIterable, Sendable {
+    case x86 = "SCMP_ARCH_X86"
+    case x86_64 = "SCMP_ARCH_X86_64"
+    case x32 = "SCMP_ARCH_X32"
+    case arm = "SCMP_ARCH_ARM"
+    case aarch64 = "SCMP_ARCH_AARCH64"
+    case mips = "SCMP_ARCH_MIPS"
+    case mips64 = "SCMP_ARCH_MIPS64"
+    case mips64n32 = "SCMP_ARCH_MIPS64N32"
+    case mipsel = "SCMP_ARCH_MIPSEL"
+    case mipsel64 = "SCMP_ARCH_MIPSEL64"
+    case mipsel64n32 = "SCMP_ARCH_MIPSEL64N32"
+    case ppc = "SCMP_ARCH_PPC"
+    case ppc64 = "SCMP_ARCH_PPC64"
+    case ppc64le = "SCMP_ARCH_PPC64LE"
+    case s390 = "SCMP_ARCH_S390"
+    case s390x = "SCMP_ARCH_S390X"
+    case parisc = "SCMP_ARCH_PARISC"
+    case parisc64 = "SCMP_ARCH_PARISC64"
+    case riscv64 = "SCMP_ARCH_RISCV64"
+
+    /// The name libseccomp's `seccomp_arch_resolve_name` takes.
+    public var libseccompName: String {
+        String(rawValue.dropFirst("SCMP_ARCH_".count)).lowercased()
+    }
+
+    /// The architecture this binary runs on: runc always adds it to the filter.
+    public static var native: SeccompArch {
+        #if arch(x86_64)
+        .x86_64
+        #elseif arch(arm64)
+        .aarch64
+        #elseif arch(s390x)
+        .s390x
+        #elseif arch(powerpc64le)
+        .ppc64le
+        #else
+        .x86_64
+        #endif
+    }
+}
+
+/// `linux.seccomp.flags`.
+public enum SeccompFlag: String, CaseIterable, Sendable {
+    case tsync = "SECCOMP_FILTER_FLAG_TSYNC"
+    case log = "SECCOMP_FILTER_FLAG_LOG"
+    case specAllow = "SECCOMP_FILTER_FLAG_SPEC_ALLOW"
+    case waitKillableRecv = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+}
+
+/// A value that must be one of a table's raw values, or a clear error naming the valid ones.
+public func lookup<T: RawRepresentable & CaseIterable>(_ type: T.Type, _ raw: String, what: String, path: JSONPath) throws(WardenError) -> T where T.RawValue == String {
+    if let v = T(rawValue: raw) { return v }
+    let valid = T.allCases.map(\.rawValue).joined(separator: ", ")
+    throw .input("\"\(raw)\" is not a valid \(what) (valid: \(valid))", path: path)
+}
+
+import WardenJSON

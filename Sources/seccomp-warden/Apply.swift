@@ -1,0 +1,39 @@
+import ArgumentParser
+import WardenHook
+import WardenJSON
+import WardenPolicy
+import WardenSpec
+
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inject or tighten a bundle's seccomp profile against the policy, in place (atomic).",
+        discussion: "Exit: 0 done or already compliant, 1 refused by policy, 2 bad input, 3 system error."
+    )
+
+    @Argument(help: "A bundle folder or a config.json.") var path: String
+    @OptionGroup var policyOptions: PolicyOptions
+    @Flag(help: "Decide and report, but write nothing.") var dryRun = false
+    @Flag(help: "Print each change: syscalls newly denied, rules changed, flags removed.") var diff = false
+    @Option(help: "Write the result to FILE ('-' for stdout) instead of in place.") var output: String?
+
+    func run() throws {
+        try runReportingErrors {
+            let policy = try Policy.load(explicit: policyOptions.policy)
+            let config = try Bundle.loadConfig(path)
+            let e = try Evaluation.evaluate(config, policy: policy)
+            let toStdout = output == "-"
+            func say(_ s: String) { if toStdout { printErr(s) } else { print(s) } }
+            say("\(config.name): \(e.summary)")
+            if diff { for c in e.changes { say("  \(c)") } }
+            if e.verdict == .denied { throw WardenError(.refused, file: config.name, "refused: \(e.reason ?? "")") }
+            if dryRun { return }
+            if let profile = e.profile { config.setSeccomp(profile) }
+            let bytes = config.document.serialized(.indented)
+            switch output {
+            case "-": try FileIO.writeAll(fd: 1, bytes, name: "<stdout>")
+            case let file?: try FileIO.writeFile(file, bytes)
+            case nil: if e.profile != nil { try FileIO.atomicReplace(config.name, with: bytes) }
+            }
+        }
+    }
+}

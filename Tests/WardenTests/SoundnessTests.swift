@@ -1,0 +1,126 @@
+import Testing
+@testable import WardenPolicy
+@testable import WardenSeccomp
+@testable import WardenSpec
+
+/// A small deterministic PRNG (SplitMix64), so a failing seed can be replayed.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+enum RandomProfiles {
+    static let names = ["read", "write", "openat", "keyctl", "clone", "personality", "socket", "kill", "mount",
+                        "unshare", "ptrace", "bpf", "getpid", "mkdirat", "setns", "reboot", "ioctl", "fcntl"]
+    static let values: [UInt64] = [0, 1, 2, 8, 9, 40, 0x20000, 0x1000_0000, 0x7E02_0000, 0xffff_ffff]
+    static let actions: [SeccompAction] = [.allow, .log, .trace, .errno, .trap, .kill, .killThread, .killProcess]
+
+    static func action(_ g: inout SplitMix) -> (SeccompAction, UInt32?) {
+        let a = actions.randomElement(using: &g)!
+        return (a, a.takesErrnoRet && Bool.random(using: &g) ? [1, 38, 13].randomElement(using: &g)! : nil)
+    }
+
+    static func args(_ g: inout SplitMix) -> [LinuxSeccompArg]? {
+        switch Int.random(in: 0..<4, using: &g) {
+        case 0, 1: return nil
+        default:
+            var out = [LinuxSeccompArg]()
+            var used = Set<UInt32>()
+            for _ in 0..<Int.random(in: 1...2, using: &g) {
+                let index = UInt32.random(in: 0...2, using: &g)
+                if !used.insert(index).inserted { continue }
+                let op = SeccompOperator.allCases.randomElement(using: &g)!
+                let v = values.randomElement(using: &g)!
+                out.append(LinuxSeccompArg(index: index, value: v, valueTwo: op == .maskedEqual ? v & values.randomElement(using: &g)! : nil, op: op))
+            }
+            return out
+        }
+    }
+
+    static func profile(_ g: inout SplitMix, deny: Bool = false) -> LinuxSeccomp {
+        let (da, de): (SeccompAction, UInt32?) = deny ? (.allow, nil) : action(&g)
+        var rules = [LinuxSyscall]()
+        for _ in 0..<Int.random(in: 0...8, using: &g) {
+            var (a, e) = action(&g)
+            if deny && a.strictness < SeccompAction.errno.strictness { (a, e) = (.errno, 1) }
+            let picked = Array(names.shuffled(using: &g).prefix(Int.random(in: 1...3, using: &g)))
+            rules.append(LinuxSyscall(names: picked, action: a, errnoRet: e, args: args(&g)))
+        }
+        let arches: [SeccompArch]? = [nil, [.x86_64], [.x86_64, .x86], [.x86_64, .x86, .x32]].randomElement(using: &g)!
+        return LinuxSeccomp(defaultAction: da, defaultErrnoRet: de, architectures: arches, syscalls: rules)
+    }
+}
+
+/// Argument vectors to try for one syscall: zeros, then every interesting value in each of the first three args.
+func sampleArgs() -> [[UInt64]] {
+    var out: [[UInt64]] = [[0, 0, 0, 0, 0, 0]]
+    for i in 0..<3 {
+        for v in RandomProfiles.values + [3, 0x7E02_0000 | 0x1000_0000, 0x2_0011] {
+            var a: [UInt64] = [0, 0, 0, 0, 0, 0]
+            a[i] = v
+            out.append(a)
+        }
+    }
+    return out
+}
+
+@Suite("Soundness of tightening, by BPF emulation")
+struct SoundnessTests {
+    @Test("random (container, baseline) pairs: output never weaker than either, exact unless reported", arguments: 0..<8)
+    func randomPairs(batch: Int) throws {
+        let x86_64 = Syscalls.token(.x86_64)
+        let syscalls = Syscalls.all(arch: .x86_64)
+        let mentioned = Set(RandomProfiles.names.compactMap { Syscalls.number($0, arch: .x86_64) })
+        let argSets = sampleArgs()
+        var policy = try builtinPolicy()
+        policy.architectures = nil
+        var checkedPairs = 0, violations = [String]()
+        for seed in 0..<25 {
+            var g = SplitMix(state: UInt64(batch * 1000 + seed))
+            let hasProfile = seed % 5 != 0
+            let container = RandomProfiles.profile(&g)
+            policy.deny = RandomProfiles.profile(&g, deny: true).syscalls ?? []
+            policy.inject = RandomProfiles.profile(&g)
+            let result: TightenResult
+            do { result = try Tighten.tighten(hasProfile ? container : nil, policy: policy) } catch { continue }
+            let inputA = hasProfile ? container : policy.inject
+            // Inputs libseccomp refuses (runc would refuse them too) are not pairs to judge.
+            guard let bpfA = try? Compiler.compile(inputA), let bpfB = try? Compiler.compile(policy.denyProfile) else { continue }
+            let bpfOut: BPFProgram
+            do { bpfOut = try Compiler.compile(result.profile) } catch {
+                violations.append("seed \(batch * 1000 + seed): output does not compile: \(error)")
+                continue
+            }
+            checkedPairs += 1
+            let inexact = Set(result.changes.compactMap { if case .overApproximated(let n) = $0 { n } else { nil } })
+            for (nr, name) in syscalls {
+                for args in (mentioned.contains(nr) ? argSets : [argSets[0]]) {
+                    let data = SeccompData(nr: nr, arch: x86_64, args: args)
+                    let a = try bpfA.run(data), b = try bpfB.run(data), o = try bpfOut.run(data)
+                    if violations.count > 20 { break }
+                    if a.isStricter(than: o) || b.isStricter(than: o) {
+                        violations.append("seed \(batch * 1000 + seed) \(name) \(args): container \(a) baseline \(b) out \(o)")
+                    } else if !inexact.contains(name) {
+                        let expected = b.isStricter(than: a) ? b : a
+                        if expected.actionBits != o.actionBits {
+                            violations.append("seed \(batch * 1000 + seed) \(name) \(args): not exact: container \(a) baseline \(b) out \(o)")
+                        }
+                    }
+                }
+            }
+            // Idempotent: tightening the output changes nothing.
+            if hasProfile {
+                let again = try Tighten.tighten(result.profile, policy: policy)
+                if !again.changes.isEmpty { violations.append("seed \(batch * 1000 + seed): not idempotent: \(again.changes)") }
+            }
+        }
+        #expect(checkedPairs >= 15)
+        #expect(violations.isEmpty, "\(violations.count) violations, first: \(violations.prefix(3).joined(separator: "\n"))")
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import WardenJSON
+@testable import WardenPolicy
+@testable import WardenSeccomp
+@testable import WardenSpec
+
+/// Paths and helpers shared by the tests. Foundation is fine here: tests are not on the hook path.
+enum Repo {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// `../shared` beside the checkout (CI has it too).
+    static let shared = root + "/../shared"
+    static let samples = root + "/oci-samples"
+
+    /// The CLI under test: $SECCOMP_WARDEN_BIN, else the debug build `swift test` just made.
+    static let binary: String = ProcessInfo.processInfo.environment["SECCOMP_WARDEN_BIN"] ?? root + "/.build/debug/seccomp-warden"
+
+    static func sample(_ name: String) -> String { samples + "/" + name }
+}
+
+struct Result {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program with arguments; stdin from `input` (or /dev/null).
+@discardableResult
+func run(_ exe: String, _ args: [String], input: Data? = nil, env: [String: String]? = nil, cwd: String? = nil) throws -> Result {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    if let env { p.environment = env }
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    // Output goes to files, so a full pipe can never block the child or us.
+    let base = NSTemporaryDirectory() + "/warden-run-\(UUID().uuidString)"
+    FileManager.default.createFile(atPath: base + ".out", contents: nil)
+    FileManager.default.createFile(atPath: base + ".err", contents: nil)
+    defer {
+        try? FileManager.default.removeItem(atPath: base + ".out")
+        try? FileManager.default.removeItem(atPath: base + ".err")
+    }
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
+    p.standardOutput = out
+    p.standardError = err
+    let inPipe = Pipe()
+    p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+    try p.run()
+    if let input {
+        inPipe.fileHandleForWriting.write(input)
+        try? inPipe.fileHandleForWriting.close()
+    }
+    p.waitUntilExit()
+    try? out.close()
+    try? err.close()
+    let outData = FileManager.default.contents(atPath: base + ".out") ?? Data()
+    let errData = FileManager.default.contents(atPath: base + ".err") ?? Data()
+    return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                  stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Runs a bash script (tests that drive real runtimes are clearest as the shell commands a user types).
+@discardableResult
+func sh(_ script: String, env: [String: String] = [:]) throws -> Result {
+    var e = ProcessInfo.processInfo.environment
+    for (k, v) in env { e[k] = v }
+    return try run("/bin/bash", ["-c", script], env: e)
+}
+
+func warden(_ args: [String], input: Data? = nil, env: [String: String]? = nil) throws -> Result {
+    try run(Repo.binary, args, input: input, env: env)
+}
+
+/// A fresh temporary folder, removed by the caller with `cleanup`.
+func tempDir(_ tag: String = "warden") throws -> String {
+    let dir = NSTemporaryDirectory() + "/\(tag)-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func cleanup(_ dir: String) { try? FileManager.default.removeItem(atPath: dir) }
+
+func readText(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+func loadProfile(_ text: String) throws -> LinuxSeccomp {
+    let doc = try JSONDocument(bytes: Array(text.utf8), name: "test")
+    return try LinuxSeccomp(node: doc.root)
+}
+
+/// The built-in policy, for tests that tweak it.
+func builtinPolicy() throws -> Policy { try Policy.builtin() }
