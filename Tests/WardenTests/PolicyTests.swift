@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+@testable import WardenJSON
+@testable import WardenPolicy
+@testable import WardenSpec
+
+@Suite("Policy and tightening")
+struct PolicyTests {
+    func config(_ sample: String) throws -> OCIConfig {
+        OCIConfig(document: try JSONDocument(contentsOf: Repo.sample(sample) + "/config.json"))
+    }
+
+    @Test("the built-in policy loads and denies the syscalls the README lists")
+    func builtin() throws {
+        let p = try Policy.builtin()
+        let names = Set(p.deny.flatMap(\.names))
+        for n in ["keyctl", "add_key", "request_key", "ptrace", "kexec_load", "kexec_file_load", "mount", "umount2", "unshare",
+                  "setns", "bpf", "perf_event_open", "userfaultfd", "open_by_handle_at", "init_module", "finit_module",
+                  "delete_module", "reboot", "swapon", "swapoff", "acct", "settimeofday", "clock_settime", "pivot_root", "clone"] {
+            #expect(names.contains(n), "\(n)")
+        }
+        #expect(p.mode == .enforce)
+        #expect(p.inject.defaultAction == .errno)
+        // clone3 answered with ENOSYS so glibc falls back to clone.
+        #expect(p.inject.syscalls?.contains { $0.names.contains("clone3") && $0.errnoRet == 38 } == true)
+    }
+
+    @Test("verdicts per sample", arguments: [
+        ("no-seccomp", Verdict.injected), ("weak-allow", .tightened), ("arg-rules", .tightened),
+        ("docker-default", .tightened), ("notify", .denied),
+    ])
+    func verdicts(sample: String, verdict: Verdict) throws {
+        let e = try Evaluation.evaluate(try config(sample), policy: try Policy.builtin())
+        #expect(e.verdict == verdict)
+    }
+
+    @Test("tightening is idempotent on every sample")
+    func idempotent() throws {
+        let policy = try Policy.builtin()
+        for s in ["no-seccomp", "weak-allow", "arg-rules", "docker-default"] {
+            let c = try config(s)
+            let first = try Tighten.tighten(try c.seccomp(), policy: policy)
+            let second = try Tighten.tighten(first.profile, policy: policy)
+            #expect(second.changes.isEmpty, "\(s): \(second.changes)")
+        }
+    }
+
+    @Test("Docker's clone rule already satisfies the namespace-flag deny rules: no change, exact")
+    func dockerClone() throws {
+        let e = try Evaluation.evaluate(try config("docker-default"), policy: try Policy.builtin())
+        #expect(!e.changes.contains { if case .syscall(let n, _, _) = $0 { n == "clone" } else { false } })
+        #expect(!e.changes.contains { if case .overApproximated = $0 { true } else { false } })
+    }
+
+    @Test("errno kept where the container denied; the baseline's where only it denies")
+    func errnoChoice() throws {
+        var policy = try Policy.builtin()
+        policy.deny = [LinuxSyscall(names: ["clone3", "keyctl"], action: .errno, errnoRet: 1)]
+        let c = try loadProfile("""
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}
+            """)
+        let r = try Tighten.tighten(c, policy: policy)
+        let d = Dictionary(uniqueKeysWithValues: r.profile.decisions().map { ($0.name, $0.decision) })
+        #expect(d["clone3"]?.otherwise.data == 38)
+        #expect(d["keyctl"]?.otherwise.data == 1)
+    }
+
+    @Test("forbidden flags are removed; absent/null/[] kept")
+    func flags() throws {
+        let policy = try Policy.builtin()
+        let c = try loadProfile("""
+            {"defaultAction": "SCMP_ACT_ERRNO", "flags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]}
+            """)
+        let r = try Tighten.tighten(c, policy: policy)
+        #expect(r.profile.flags == .list([.log]))
+        #expect(r.changes.contains(.flagRemoved(.specAllow)))
+    }
+
+    @Test("architectures outside the policy are removed")
+    func arches() throws {
+        let c = try loadProfile("""
+            {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"]}
+            """)
+        let r = try Tighten.tighten(c, policy: try Policy.builtin())
+        #expect(r.profile.architectures == [.x86_64])
+    }
+
+    @Test("a policy that refuses ALLOW-default profiles refuses them")
+    func refuseAllow() throws {
+        var policy = try Policy.builtin()
+        policy.defaultAllow = .refuse
+        #expect(throws: Refusal.self) { try Tighten.tighten(try self.config("weak-allow").seccomp(), policy: policy) }
+    }
+
+    @Test("exemptions match annotations and are reported")
+    func exemptions() throws {
+        let dir = try tempDir("policy")
+        defer { cleanup(dir) }
+        let p = dir + "/policy.json"
+        try """
+            {"exemptions": [{"annotation": "^org\\\\.example\\\\.seccomp-warden/exempt$", "value": ".+", "reason": "debug pods"}]}
+            """.write(toFile: p, atomically: false, encoding: .utf8)
+        chmod(p, 0o600)
+        let policy = try Policy.load(file: p)
+        let e = try Evaluation.evaluate(try config("exempt"), policy: policy)
+        #expect(e.verdict == .exempt)
+        #expect(e.reason?.contains("debug pods") == true)
+        #expect(try Evaluation.evaluate(try config("no-seccomp"), policy: policy).verdict == .injected)
+    }
+
+    @Test("policy show prints a policy that loads back to the same digest-independent content")
+    func showRoundTrip() throws {
+        let r = try warden(["policy", "show"])
+        #expect(r.status == 0)
+        let dir = try tempDir("show")
+        defer { cleanup(dir) }
+        try r.stdout.write(toFile: dir + "/p.json", atomically: false, encoding: .utf8)
+        chmod(dir + "/p.json", 0o600)
+        let again = try warden(["policy", "show", "--policy", dir + "/p.json"])
+        #expect(again.stdout == r.stdout)
+    }
+
+    @Test("check: exit 1 with findings that name the syscall; exit 0 after apply")
+    func checkCommand() throws {
+        let dir = try tempDir("check")
+        defer { cleanup(dir) }
+        try FileManager.default.copyItem(atPath: Repo.sample("weak-allow") + "/config.json", toPath: dir + "/config.json")
+        var r = try warden(["check", dir])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("keyctl"))
+        r = try warden(["check", "--json", dir])
+        #expect(r.stdout.contains("\"compliant\": false"))
+        #expect(try warden(["apply", dir]).status == 0)
+        #expect(try warden(["check", dir]).status == 0)
+    }
+}
