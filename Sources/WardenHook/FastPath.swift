@@ -11,6 +11,9 @@ public enum WardenVersion {
 public enum FastPath {
     /// Returns an exit code when argv names a fast-path entry (hook, runtime wrapper), else nil.
     public static func run(_ argv: [String]) -> Int32? {
+        if let argv0 = argv.first, let runtime = Wrapper.runtimeName(argv0: argv0) {
+            return Wrapper.run(runtime: runtime, argv: argv)
+        }
         if argv.count >= 3 && argv[1] == "hook" && !argv[2].hasPrefix("-") {
             return Hook.run(stage: argv[2], arguments: Array(argv.dropFirst(3)))
         }

@@ -8,7 +8,7 @@ import Glibc
 /// `seccomp-warden hook STAGE [--policy FILE]`: the OCI hook entry. It always drains stdin first
 /// (crun fails hooks that do not), never rewrites config.json after create, and fails closed.
 public enum Hook {
-    public static let stages = ["precreate", "createRuntime", "prestart", "createContainer"]
+    public static let stages = ["precreate", "createRuntime", "prestart", "createContainer", "poststart"]
 
     public static func run(stage: String, arguments: [String]) -> Int32 {
         // Drain stdin before anything else, whatever happens next.
@@ -29,6 +29,7 @@ public enum Hook {
         switch stage {
         case "precreate": return precreate(input, policy: policy)
         case "createRuntime", "prestart", "createContainer": return gate(stage, input, policy: policy)
+        case "poststart": return poststart(input, policy: policy)
         default:
             printErr("seccomp-warden hook: unknown stage \"\(stage)\" (valid: \(stages.joined(separator: ", ")))")
             return 2
@@ -109,5 +110,95 @@ public enum Hook {
             printErr("seccomp-warden hook \(stage): \(error)")
             return policy.mode == .audit ? 0 : error.exitCode
         }
+    }
+
+    /// poststart: the container's process, seen from the host. runc 1.1.5 runs this inside
+    /// `create`, when only the init's main thread has its filter, so the main thread is what is
+    /// checked here; `verify` checks every thread of a running container. crun ignores a failing
+    /// poststart hook, so in enforce mode a failure also kills the container's process.
+    static func poststart(_ input: [UInt8], policy: Policy) -> Int32 {
+        let stage = "poststart"
+        var id: String? = nil, bundle: String? = nil, pid: Int32? = nil
+        do throws(WardenError) {
+            let state = try OCIState(document: try JSONDocument(bytes: input, name: "<stdin state>"))
+            id = state.id
+            bundle = state.bundle
+            pid = state.pid
+            guard let pid = state.pid else { throw WardenError.input("the state has no pid", file: "<stdin state>", path: .root / "pid") }
+            let config = try Bundle.loadConfig(state.bundle)
+            if let ex = policy.exemption(for: try config.annotations()) {
+                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "exempt", summary: [], reason: ex.reason)
+                return 0
+            }
+            // A short-lived container may be gone before poststart runs (crun): nothing to check, and we say so.
+            if access("/proc/\(pid)", F_OK) != 0 {
+                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
+                                reason: "pid \(pid) exited before poststart could check it")
+                return 0
+            }
+            let status = try ProcStatus.read(pid: pid)
+            var findings = [String]()
+            switch status.seccompMode {
+            case 2 where status.filters ?? 1 > 0: break
+            case 2: findings.append("pid \(pid): filter mode but no filter")
+            case 1: findings.append("pid \(pid): seccomp strict mode (1), not a filter")
+            default: findings.append("pid \(pid): no seccomp filter (Seccomp: \(status.seccompMode.map(String.init) ?? "?"))")
+            }
+            if config.noNewPrivileges && status.noNewPrivs != true {
+                findings.append("pid \(pid): NoNewPrivs is not set, but config.json asks for it")
+            }
+            if findings.isEmpty {
+                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "compliant",
+                                summary: ["Seccomp: 2, filters: \(status.filters ?? 0)"], reason: nil)
+                return 0
+            }
+            let reason = "container \(state.id): " + findings.joined(separator: "; ")
+            if policy.mode == .audit {
+                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "audit-only", summary: findings, reason: reason)
+                return 0
+            }
+            kill(pid, SIGKILL)
+            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "denied", summary: findings,
+                            reason: reason + " (process killed)")
+            printErr("seccomp-warden: \(reason); the container's process was killed")
+            return 1
+        } catch {
+            let audit = policy.mode == .audit
+            if !audit, let pid { kill(pid, SIGKILL) }
+            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: audit ? "audit-only" : "denied", summary: [], reason: "\(error)")
+            printErr("seccomp-warden hook poststart: \(error)")
+            return audit ? 0 : error.exitCode
+        }
+    }
+}
+
+/// The seccomp lines of /proc/PID/status.
+public struct ProcStatus {
+    public var seccompMode: Int?
+    public var filters: Int?
+    public var noNewPrivs: Bool?
+    public var tracerPid: Int?
+
+    public static func read(pid: Int32, task: Int32? = nil) throws(WardenError) -> ProcStatus {
+        let path = task.map { "/proc/\(pid)/task/\($0)/status" } ?? "/proc/\(pid)/status"
+        // /proc files report size 0: read them through the descriptor, not the size.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw WardenError(.input, file: path, "cannot open: \(errnoText(errno))") }
+        defer { close(fd) }
+        let bytes = try FileIO.readAll(fd: fd, name: path, cap: 1 << 20)
+        var s = ProcStatus()
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let value = parts[1].trimmingPrefix(while: { $0 == " " || $0 == "\t" })
+            switch parts[0] {
+            case "Seccomp": s.seccompMode = Int(value)
+            case "Seccomp_filters": s.filters = Int(value)
+            case "NoNewPrivs": s.noNewPrivs = Int(value).map { $0 != 0 }
+            case "TracerPid": s.tracerPid = Int(value)
+            default: break
+            }
+        }
+        return s
     }
 }

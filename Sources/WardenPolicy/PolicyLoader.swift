@@ -17,8 +17,9 @@ extension Policy {
         return nil
     }
 
+    /// `builtin` as the path (in `--policy` or the environment) names the built-in policy.
     public static func load(explicit: String? = nil) throws(WardenError) -> Policy {
-        guard let path = resolvePath(explicit: explicit) else { return try builtin() }
+        guard let path = resolvePath(explicit: explicit), path != "builtin" else { return try builtin() }
         return try load(file: path)
     }
 

@@ -73,8 +73,12 @@ func sh(_ script: String, env: [String: String] = [:]) throws -> Result {
     return try run("/bin/bash", ["-c", script], env: e)
 }
 
-func warden(_ args: [String], input: Data? = nil, env: [String: String]? = nil) throws -> Result {
-    try run(Repo.binary, args, input: input, env: env)
+/// Runs the CLI. Unless a test says otherwise it sees the built-in policy, whatever /etc holds.
+func warden(_ args: [String], input: Data? = nil, env: [String: String] = [:]) throws -> Result {
+    var e = ProcessInfo.processInfo.environment
+    e["SECCOMP_WARDEN_POLICY"] = "builtin"
+    for (k, v) in env { e[k] = v }
+    return try run(Repo.binary, args, input: input, env: e)
 }
 
 /// A fresh temporary folder, removed by the caller with `cleanup`.

@@ -12,15 +12,11 @@ probe_binary() {
     echo "$out"
 }
 
-# make_rootfs DIR: busybox-static with its applets, the probe, the usual folders.
+# make_rootfs DIR: busybox-static with its applets, the probe, the usual folders (mkrootfs.sh).
 make_rootfs() {
-    local dir=$1
-    mkdir -p "$dir/bin" "$dir/proc" "$dir/dev" "$dir/sys" "$dir/tmp" "$dir/etc"
-    cp /bin/busybox "$dir/bin/busybox"
-    for applet in $("$dir/bin/busybox" --list); do
-        [ -e "$dir/bin/$applet" ] || ln -s busybox "$dir/bin/$applet"
-    done
-    cp "$(probe_binary)" "$dir/bin/probe"
+    local probe
+    probe=$(probe_binary) || return 1
+    bash "$SUPPORT/mkrootfs.sh" "$1" "$probe"
 }
 
 # make_bundle SAMPLE_CONFIG DEST ARGS...: config from a sample, linux.resources dropped (crun
