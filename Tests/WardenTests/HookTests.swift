@@ -86,3 +86,108 @@ struct HookTests {
         }
     }
 }
+
+/// The wrapper with runc directly, and the gate under load.
+@Suite("Wrapper and concurrency", .serialized)
+struct WrapperTests {
+    func wrapperLink(_ dir: String, _ runtime: String) throws -> String {
+        let link = "\(dir)/seccomp-warden-\(runtime)"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: Repo.binary)
+        return link
+    }
+
+    @Test("the wrapper tightens on run/create and passes state, kill and delete through untouched", arguments: ["runc", "crun"])
+    func passThrough(runtime: String) throws {
+        let dir = try tempDir("wrap-\(runtime)")
+        defer { cleanup(dir) }
+        let w = try wrapperLink(dir, runtime)
+        let id = "warden-wrap-\(runtime)-\(UInt32.random(in: 0...UInt32.max))"
+        let helpers = "source \(Repo.root)/Tests/support/runtime.sh\n"
+        _ = try sh(helpers + "make_bundle \(Repo.sample("no-seccomp"))/config.json \(dir)/b /bin/sleep 30")
+        // crun needs the cgroup2 namespace: the wrapper runs inside it, as the real crun would.
+        let wrap = runtime == "crun"
+            ? "unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup && exec \"$0\" \"$@\"' \(w) --cgroup-manager=disabled"
+            : w
+        let r = try sh("""
+            export SECCOMP_WARDEN_POLICY=builtin SECCOMP_WARDEN_AUDIT_LOG=\(dir)/audit.log
+            \(wrap) --log \(dir)/runtime.log --log-format json create --bundle \(dir)/b \(id) </dev/null >/dev/null 2>&1 || echo create-failed
+            \(wrap) state \(id) | grep -o '"status": "[a-z]*"'
+            \(wrap) start \(id)
+            sleep 0.3
+            \(wrap) state \(id) | grep -o '"status": "[a-z]*"'
+            \(wrap) kill \(id) KILL; sleep 0.5
+            \(wrap) delete -f \(id) && echo deleted
+            """)
+        #expect(r.stdout.contains("\"status\": \"created\""), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("\"status\": \"running\""), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("deleted"), "\(r.stdout) \(r.stderr)")
+        #expect(readText(dir + "/b/config.json").contains("\"seccomp\""))
+        // Exactly one decision: the pass-through subcommands did no policy work.
+        #expect(readText(dir + "/audit.log").split(separator: "\n").count == 1)
+    }
+
+    @Test("a refused bundle: the wrapper exits 1 before the runtime runs and writes the runtime's --log")
+    func refusal() throws {
+        let dir = try tempDir("wrap-refuse")
+        defer { cleanup(dir) }
+        let w = try wrapperLink(dir, "runc")
+        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample("notify"))/config.json \(dir)/b /bin/true")
+        let before = readText(dir + "/b/config.json")
+        let r = try sh("SECCOMP_WARDEN_POLICY=builtin SECCOMP_WARDEN_AUDIT_LOG=\(dir)/audit.log \(w) --root \(dir)/root --log \(dir)/runtime.log --log-format json run --bundle \(dir)/b warden-refused")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("NOTIFY"), "\(r.stderr)")
+        #expect(readText(dir + "/runtime.log").contains("\"level\":\"error\""))
+        #expect(readText(dir + "/b/config.json") == before)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/root/warden-refused"))
+    }
+
+    @Test("16 containers at once through the gate hook: every one decided, every audit line valid, none lost")
+    func concurrency() throws {
+        let dir = try tempDir("gate16")
+        defer { cleanup(dir) }
+        let n = 16
+        let helpers = "source \(Repo.root)/Tests/support/runtime.sh\n"
+        var script = helpers
+        for i in 0..<n {
+            let sample = i % 2 == 0 ? "docker-default" : "weak-allow"
+            script += "make_bundle \(Repo.sample(sample))/config.json \(dir)/b\(i) /bin/true\n"
+        }
+        _ = try sh(script)
+        // Even bundles are made compliant; odd ones stay weak and must be refused.
+        for i in stride(from: 0, to: n, by: 2) { #expect(try warden(["apply", "\(dir)/b\(i)"]).status == 0) }
+        for i in 0..<n {
+            _ = try warden(["register", "--policy", "builtin", "--audit-log", dir + "/audit.log", "\(dir)/b\(i)"])
+        }
+        var runAll = helpers
+        for i in 0..<n { runAll += "(run_in runc \(dir)/b\(i) warden-c16-\(i) >/dev/null 2>&1; echo \"\(i) $?\" >> \(dir)/results) &\n" }
+        runAll += "wait\n"
+        _ = try sh(runAll)
+        let results = readText(dir + "/results").split(separator: "\n")
+        #expect(results.count == n)
+        let lines = readText(dir + "/audit.log").split(separator: "\n")
+        let gateLines = lines.filter { $0.contains("\"stage\":\"createRuntime\"") }
+        #expect(gateLines.count == n, "\(gateLines.count) gate lines")
+        for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)") }
+        #expect(gateLines.filter { $0.contains("\"decision\":\"denied\"") }.count == n / 2)
+        #expect(gateLines.filter { $0.contains("\"decision\":\"compliant\"") }.count == n / 2)
+        _ = try? sh("for i in $(seq 0 \(n - 1)); do runc delete -f warden-c16-$i 2>/dev/null; done; true")
+    }
+
+    @Test("poststart: a container that runs without a filter is killed", arguments: ["runc", "crun"])
+    func poststartKills(runtime: String) throws {
+        let dir = try tempDir("post-\(runtime)")
+        defer { cleanup(dir) }
+        let id = "warden-post-\(runtime)-\(UInt32.random(in: 0...UInt32.max))"
+        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample("no-seccomp"))/config.json \(dir)/b /bin/sh -c 'sleep 2; echo survived'")
+        // Only the poststart stage: nothing stopped the container earlier.
+        let path = dir + "/b/config.json"
+        var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        cfg["hooks"] = ["poststart": [["path": Repo.binary, "args": ["seccomp-warden", "hook", "poststart", "--policy", "builtin"],
+                                       "env": ["SECCOMP_WARDEN_AUDIT_LOG=\(dir)/audit.log"]]]]
+        try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: path))
+        let r = try sh("source \(Repo.root)/Tests/support/runtime.sh\nrun_in \(runtime) \(dir)/b \(id) 2>&1")
+        #expect(!r.stdout.contains("survived"), "\(r.stdout)")
+        #expect(readText(dir + "/audit.log").contains("no seccomp filter"), "\(readText(dir + "/audit.log"))")
+        _ = try? sh("runc delete -f \(id) 2>/dev/null; true")
+    }
+}

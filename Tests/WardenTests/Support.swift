@@ -70,7 +70,10 @@ func run(_ exe: String, _ args: [String], input: Data? = nil, env: [String: Stri
 func sh(_ script: String, env: [String: String] = [:]) throws -> Result {
     var e = ProcessInfo.processInfo.environment
     for (k, v) in env { e[k] = v }
-    return try run("/bin/bash", ["-c", script], env: e)
+    // Close every descriptor above stderr first: a daemon the script leaves running must not
+    // inherit the one Foundation's Process watches to see the shell exit (the test would hang).
+    let closeInherited = "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\" 2>/dev/null; done\n"
+    return try run("/bin/bash", ["-c", closeInherited + script], env: e)
 }
 
 /// Runs the CLI. Unless a test says otherwise it sees the built-in policy, whatever /etc holds.
