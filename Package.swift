@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "WardenSpec", dependencies: ["WardenJSON"]),
         .target(name: "WardenSeccomp", dependencies: ["WardenSpec", "CSeccomp", "CShim"]),
         .target(name: "WardenPolicy", dependencies: ["WardenSpec", "WardenSeccomp", "WardenJSON"]),
-        .target(name: "WardenProc", dependencies: ["WardenSpec", "WardenSeccomp", "CShim"]),
+        .target(name: "WardenProc", dependencies: ["WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenJSON", "CShim"]),
         .target(name: "WardenHook", dependencies: ["WardenPolicy", "WardenProc", "WardenJSON", "WardenSpec"]),
         .executableTarget(
             name: "seccomp-warden",

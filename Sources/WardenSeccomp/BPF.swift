@@ -112,14 +112,36 @@ public struct BPFProgram: Sendable {
 
     /// Runs the program over `data`. Classic BPF: only forward jumps, so it always ends.
     public func run(_ data: SeccompData) throws(BPFError) -> FilterReturn {
+        var none = NoComparisonObserver()
+        return try run(data, observer: &none)
+    }
+
+    /// Runs the program and tells `observer` each comparison of an argument word (possibly masked
+    /// with `and #m` first) against a constant: the values where the answer can change.
+    public func run<O: ArgumentComparisonObserver>(_ data: SeccompData, observer: inout O) throws(BPFError) -> FilterReturn {
         var a: UInt32 = 0
         var x: UInt32 = 0
-        var mem = [UInt32](repeating: 0, count: 16)
+        var mem = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
+                   UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
+        // Which seccomp_data word A holds (an argument's offset), and the mask applied to it since.
+        var source: UInt32 = 0, mask: UInt32 = 0
         var pc = 0
         let prog = instructions
+        let observing = O.observes
         while pc < prog.count {
             let ins = prog[pc]
             let k = ins.k
+            if observing {
+                switch ins.code {
+                case 0x15, 0x25, 0x35, 0x45:
+                    if source >= 16 { observer.compared(offset: source, mask: mask, value: k, code: ins.code) }
+                case 0x54: mask &= k
+                case 0x20: break
+                case 0x05, 0x06, 0x07, 0x02, 0x03, 0x01, 0x61, 0x81, 0x16: break  // leave A alone
+                default: source = 0
+                }
+                if ins.code == 0x20 { source = k >= 16 && k < 64 ? k : 0; mask = 0xffff_ffff }
+            }
             switch ins.code {
             // BPF_LD|BPF_W|BPF_ABS
             case 0x20:
@@ -128,11 +150,11 @@ public struct BPFProgram: Sendable {
             case 0x00: a = k  // LD IMM
             case 0x80: a = 64  // LD W LEN: sizeof(struct seccomp_data)
             case 0x81: x = 64  // LDX W LEN
-            case 0x60: a = mem[Int(k & 15)]  // LD MEM
+            case 0x60: a = withUnsafeBytes(of: &mem) { $0.load(fromByteOffset: Int(k & 15) * 4, as: UInt32.self) }  // LD MEM
             case 0x01: x = k  // LDX IMM
-            case 0x61: x = mem[Int(k & 15)]  // LDX MEM
-            case 0x02: mem[Int(k & 15)] = a  // ST
-            case 0x03: mem[Int(k & 15)] = x  // STX
+            case 0x61: x = withUnsafeBytes(of: &mem) { $0.load(fromByteOffset: Int(k & 15) * 4, as: UInt32.self) }  // LDX MEM
+            case 0x02: withUnsafeMutableBytes(of: &mem) { $0.storeBytes(of: a, toByteOffset: Int(k & 15) * 4, as: UInt32.self) }  // ST
+            case 0x03: withUnsafeMutableBytes(of: &mem) { $0.storeBytes(of: x, toByteOffset: Int(k & 15) * 4, as: UInt32.self) }  // STX
             // ALU with K (0x04 + op) and X (0x0c + op)
             case 0x04: a = a &+ k
             case 0x0c: a = a &+ x
@@ -187,6 +209,21 @@ public struct BPFProgram: Sendable {
     }
 }
 
+/// Told of each comparison of an argument word with a constant during a run (see `BPFProgram.run(_:observer:)`).
+public protocol ArgumentComparisonObserver {
+    /// False for the plain run: the bookkeeping is compiled out.
+    static var observes: Bool { get }
+    /// `offset`: the seccomp_data byte offset of the word (16 + 8 * index, + 4 for the high half);
+    /// `mask`: what A was and-ed with since the load; `code`: the jump (JEQ 0x15, JGT 0x25, JGE 0x35, JSET 0x45).
+    mutating func compared(offset: UInt32, mask: UInt32, value: UInt32, code: UInt16)
+}
+
+public struct NoComparisonObserver: ArgumentComparisonObserver {
+    public static var observes: Bool { false }
+    public init() {}
+    public mutating func compared(offset: UInt32, mask: UInt32, value: UInt32, code: UInt16) {}
+}
+
 /// The filters attached to a process, newest first as the kernel runs them.
 public struct FilterChain: Sendable {
     public var programs: [BPFProgram]
@@ -194,9 +231,14 @@ public struct FilterChain: Sendable {
 
     /// The kernel's answer: every filter runs; the strictest return wins (first one on a tie).
     public func run(_ data: SeccompData) throws(BPFError) -> FilterReturn {
+        var none = NoComparisonObserver()
+        return try run(data, observer: &none)
+    }
+
+    public func run<O: ArgumentComparisonObserver>(_ data: SeccompData, observer: inout O) throws(BPFError) -> FilterReturn {
         var best: FilterReturn? = nil
         for p in programs {
-            let r = try p.run(data)
+            let r = try p.run(data, observer: &observer)
             if best == nil || r.isStricter(than: best!) { best = r }
         }
         return best ?? FilterReturn(0x7fff_0000)

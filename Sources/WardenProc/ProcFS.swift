@@ -1,0 +1,153 @@
+#if os(Linux)
+import Glibc
+import WardenJSON
+
+/// Foundation-free reads of /proc: small files read whole, folders listed, links read.
+public enum ProcFS {
+    /// The whole of a (small, pseudo) file, or nil when it cannot be opened (the task is gone).
+    public static func read(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return nil }
+        defer { close(fd) }
+        var out = [UInt8]()
+        var size = 4096
+        out.reserveCapacity(size)
+        while true {
+            var chunk = [UInt8](repeating: 0, count: size)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return out.isEmpty ? nil : out
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+            if out.count >= limit { break }
+            size = 16384
+        }
+        return out
+    }
+
+    public static func readText(_ path: String) -> String? {
+        read(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The names in a folder (without "." and ".."), or nil when it cannot be opened.
+    public static func list(_ path: String) -> [String]? {
+        guard let dir = opendir(path) else { return nil }
+        defer { closedir(dir) }
+        var out = [String]()
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out
+    }
+
+    /// The target of a symbolic link (for /proc/PID/ns/pid: "pid:[4026531836]").
+    public static func readLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 512)
+        let n = buf.withUnsafeMutableBufferPointer { readlink(path, $0.baseAddress!, $0.count - 1) }
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Every numeric entry of /proc: the pids (thread-group leaders) this pid namespace shows.
+    public static func pids() -> [Int32] {
+        (list("/proc") ?? []).compactMap { Int32($0) }.filter { $0 > 0 }.sorted()
+    }
+
+    /// The threads of a process (its /proc/PID/task entries).
+    public static func threads(of pid: Int32) -> [Int32] {
+        (list("/proc/\(pid)/task") ?? []).compactMap { Int32($0) }.sorted()
+    }
+
+    /// Fields 4 (ppid) and 22 (starttime, clock ticks after boot) of /proc/PID/stat.
+    public static func stat(_ pid: Int32) -> (ppid: Int32, startTime: UInt64)? {
+        guard let bytes = read("/proc/\(pid)/stat") else { return nil }
+        // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let rest = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        // rest[0] is field 3 (state); field N is rest[N - 3].
+        guard rest.count > 19,
+              let ppid = Int32(String(decoding: rest[1], as: UTF8.self)),
+              let start = UInt64(String(decoding: rest[19], as: UTF8.self)) else { return nil }
+        return (ppid, start)
+    }
+
+    public static func exists(_ pid: Int32) -> Bool {
+        access("/proc/\(pid)", F_OK) == 0
+    }
+}
+
+/// A task's seccomp state as `/proc/PID/task/TID/status` tells it.
+public struct TaskStatus: Equatable, Sendable {
+    public enum Mode: Int, Sendable, CustomStringConvertible {
+        case disabled = 0, strict = 1, filter = 2
+
+        public var description: String {
+            switch self {
+            case .disabled: "disabled"
+            case .strict: "strict"
+            case .filter: "filter"
+            }
+        }
+    }
+
+    public var pid: Int32
+    public var tid: Int32
+    public var name: String
+    /// nil when the kernel has no Seccomp line (built without CONFIG_SECCOMP).
+    public var seccomp: Mode?
+    /// nil before Linux 5.9 (no Seccomp_filters line).
+    public var filters: Int?
+    public var noNewPrivs: Bool?
+    public var tracerPid: Int32
+
+    /// Parses the text of a status file.
+    public init?(pid: Int32, tid: Int32, text bytes: [UInt8]) {
+        self.pid = pid
+        self.tid = tid
+        name = ""
+        seccomp = nil
+        filters = nil
+        noNewPrivs = nil
+        tracerPid = 0
+        var sawAny = false
+        for line in bytes.split(separator: 10) {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let key = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
+            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingBlanks
+            switch key {
+            case "Name": name = value; sawAny = true
+            case "Seccomp": seccomp = Int(value).flatMap(Mode.init(rawValue:))
+            case "Seccomp_filters": filters = Int(value)
+            case "NoNewPrivs": noNewPrivs = value == "1"
+            case "TracerPid": tracerPid = Int32(value) ?? 0
+            default: break
+            }
+        }
+        if !sawAny { return nil }
+    }
+
+    /// Reads `/proc/PID/task/TID/status`; nil when the task is gone.
+    public static func read(pid: Int32, tid: Int32) -> TaskStatus? {
+        ProcFS.read("/proc/\(pid)/task/\(tid)/status").flatMap { TaskStatus(pid: pid, tid: tid, text: $0) }
+    }
+
+    /// Every thread of a process.
+    public static func threads(of pid: Int32) -> [TaskStatus] {
+        ProcFS.threads(of: pid).compactMap { read(pid: pid, tid: $0) }
+    }
+}
+
+extension String {
+    var trimmingBlanks: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+}
+#endif

@@ -1,0 +1,116 @@
+#if os(Linux)
+import Glibc
+import WardenJSON
+
+/// A container as a runtime's state folder records it.
+public struct ContainerRecord: Sendable, Equatable {
+    public enum Format: String, Sendable {
+        /// runc (and docker's and containerd's runc roots): ROOT/ID/state.json.
+        case runc
+        /// crun: ROOT/ID/status.
+        case crun
+    }
+
+    public var id: String
+    public var format: Format
+    /// The state root it was found under.
+    public var root: String
+    public var pid: Int32
+    /// The init's start time (clock ticks after boot) the runtime recorded, to detect pid reuse.
+    public var startTime: UInt64?
+    public var bundle: String?
+    /// The config the runtime kept for itself (crun's ROOT/ID/config.json), else the bundle's.
+    public var configPath: String?
+
+    /// Whether the recorded init is the process now at `pid`.
+    public var isRunning: Bool {
+        guard pid > 0, let s = ProcFS.stat(pid) else { return false }
+        return startTime.map { $0 == s.startTime } ?? true
+    }
+}
+
+/// Finds containers in the runtimes' state folders.
+public enum RuntimeState {
+    /// The roots searched by default, in order: runc, docker's runc, crun; containerd's per namespace.
+    public static var defaultRoots: [String] {
+        var roots = ["/run/runc", "/run/docker/runtime-runc/moby", "/run/crun"]
+        for ns in (ProcFS.list("/run/containerd/runc") ?? []).sorted() {
+            roots.append("/run/containerd/runc/" + ns)
+        }
+        roots.append(contentsOf: ["/run/containerd/runc/k8s.io", "/run/containerd/runc/moby", "/run/containerd/runc/default"])
+        var seen = Set<String>()
+        return roots.filter { seen.insert($0).inserted }
+    }
+
+    /// The container `id` under `roots`, or nil when no root knows it.
+    public static func find(id: String, roots: [String]) throws(WardenError) -> ContainerRecord? {
+        guard !id.isEmpty, !id.contains("/"), id != ".", id != ".." else {
+            throw .input("not a valid container id: \"\(id)\"")
+        }
+        for root in roots {
+            if let r = try record(root: root, id: id) { return r }
+        }
+        return nil
+    }
+
+    /// Every container under `roots`.
+    public static func all(roots: [String]) throws(WardenError) -> [ContainerRecord] {
+        var out = [ContainerRecord]()
+        for root in roots {
+            for id in (ProcFS.list(root) ?? []).sorted() where FileIO.isDirectory(root + "/" + id) {
+                if let r = try record(root: root, id: id) { out.append(r) }
+            }
+        }
+        return out
+    }
+
+    /// The container whose init is `pid`, if a root knows it.
+    public static func find(pid: Int32, roots: [String]) -> ContainerRecord? {
+        let all = (try? self.all(roots: roots)) ?? []
+        return all.first { $0.pid == pid && $0.isRunning }
+    }
+
+    /// Reads ROOT/ID in whichever format it is.
+    public static func record(root: String, id: String) throws(WardenError) -> ContainerRecord? {
+        let dir = root + "/" + id
+        if FileIO.exists(dir + "/state.json") { return try runc(root: root, id: id, file: dir + "/state.json") }
+        if FileIO.exists(dir + "/status") { return try crun(root: root, id: id, dir: dir) }
+        return nil
+    }
+
+    /// runc's libcontainer state: `init_process_pid`, `init_process_start`, `config.labels` has "bundle=…".
+    static func runc(root: String, id: String, file: String) throws(WardenError) -> ContainerRecord {
+        let doc = try JSONDocument(contentsOf: file)
+        let r = doc.root
+        guard let pid = r["init_process_pid"]?.int64, pid > 0, pid <= Int64(Int32.max) else {
+            throw .input("no init_process_pid", file: file)
+        }
+        let start = r["init_process_start"].flatMap { n -> UInt64? in
+            if let i = n.int64 { return UInt64(i) }
+            return n.string.flatMap(UInt64.init)
+        }
+        var bundle: String? = nil
+        for label in r["config"]?["labels"]?.elements ?? [] {
+            if let s = label.string, s.hasPrefix("bundle=") { bundle = String(s.dropFirst("bundle=".count)) }
+        }
+        let config = bundle.map { $0 + "/config.json" }
+        return ContainerRecord(id: id, format: .runc, root: root, pid: Int32(pid), startTime: start, bundle: bundle,
+                               configPath: config.flatMap { FileIO.exists($0) ? $0 : nil })
+    }
+
+    /// crun's ROOT/ID/status: `pid`, `process-start-time`, `bundle`; ROOT/ID/config.json is the config it used.
+    static func crun(root: String, id: String, dir: String) throws(WardenError) -> ContainerRecord {
+        let doc = try JSONDocument(contentsOf: dir + "/status")
+        let r = doc.root
+        guard let pid = r["pid"]?.int64, pid > 0, pid <= Int64(Int32.max) else {
+            throw .input("no pid", file: dir + "/status")
+        }
+        let start = r["process-start-time"]?.int64.map { UInt64($0) }
+        let bundle = r["bundle"]?.string
+        var config: String? = nil
+        if FileIO.exists(dir + "/config.json") { config = dir + "/config.json" }
+        else if let b = bundle, FileIO.exists(b + "/config.json") { config = b + "/config.json" }
+        return ContainerRecord(id: id, format: .crun, root: root, pid: Int32(pid), startTime: start, bundle: bundle, configPath: config)
+    }
+}
+#endif

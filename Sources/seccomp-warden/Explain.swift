@@ -1,0 +1,92 @@
+import ArgumentParser
+import WardenHook
+import WardenJSON
+import WardenProc
+import WardenSpec
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Say which action a profile, bundle or live process gives one syscall, and which rule gave it.",
+        discussion: """
+            explain PATH --syscall NAME [--arch A] [--args v0,v1,...]   PATH: a bundle, its config.json, or a profile file.
+            explain --pid PID --syscall NAME [--arch A] [--args ...]    the filters loaded in the process (read with ptrace).
+            The action is the compiled BPF run in the emulator over seccomp_data, as the kernel would.
+            Exit: 0 explained, 2 error.
+            """
+    )
+
+    @Argument(help: "A bundle folder, a config.json, or a seccomp profile file.") var path: String?
+    @Option(help: "A live process instead of a file.") var pid: Int32?
+    @Option(help: "The syscall name.") var syscall: String
+    @Option(help: "The architecture (x86_64, x86, x32, aarch64, … or SCMP_ARCH_*). Default: this machine's.") var arch: String?
+    @Option(help: "Argument values, comma-separated (decimal, 0x hex, or negative).") var args: String?
+    @Option(help: "A runtime state root to find the process's container in (repeatable).") var root: [String] = []
+
+    func validate() throws {
+        if (path == nil) == (pid == nil) { throw ValidationError("give exactly one of PATH or --pid PID") }
+    }
+
+    func run() throws {
+        do throws(WardenError) {
+            let arch = try parseArch()
+            let values = try parseArgs()
+            let lines: [String]
+            if let pid {
+                lines = try Explainer.explain(pid: pid, name: syscall, arch: arch, args: values,
+                                              roots: root.isEmpty ? RuntimeState.defaultRoots : root).lines
+            } else {
+                let (profile, source) = try load(path!)
+                lines = try Explainer.explain(profile: profile, source: source, name: syscall, arch: arch, args: values).lines
+            }
+            for l in lines { print(l) }
+        } catch {
+            printErr("seccomp-warden explain: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    func parseArch() throws(WardenError) -> SeccompArch {
+        guard let arch else { return .native }
+        let key = arch.uppercased().hasPrefix("SCMP_ARCH_") ? arch.uppercased() : "SCMP_ARCH_" + arch.uppercased()
+        return try lookup(SeccompArch.self, key, what: "architecture", path: .root)
+    }
+
+    func parseArgs() throws(WardenError) -> [UInt64] {
+        guard let args, !args.isEmpty else { return [] }
+        let parts = args.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count <= 6 else { throw .input("at most 6 argument values, not \(parts.count)") }
+        var out = [UInt64]()
+        for p in parts {
+            let s = p.trimmingCharacters()
+            let v: UInt64?
+            if s.hasPrefix("0x") || s.hasPrefix("0X") { v = UInt64(s.dropFirst(2), radix: 16) }
+            else if s.hasPrefix("-") { v = Int64(s).map { UInt64(bitPattern: $0) } }
+            else { v = UInt64(s) }
+            guard let v else { throw .input("not a number: \"\(s)\" (in --args)") }
+            out.append(v)
+        }
+        return out
+    }
+
+    /// A profile file (top-level defaultAction) or a bundle / config.json (its linux.seccomp).
+    func load(_ path: String) throws(WardenError) -> (LinuxSeccomp?, String) {
+        let file = try Bundle.configPath(path)
+        let doc = try JSONDocument(contentsOf: file)
+        if doc.root["defaultAction"] != nil {
+            if doc.root["archMap"] != nil || (doc.root["syscalls"]?.elements ?? []).contains(where: { $0["includes"] != nil || $0["excludes"] != nil }) {
+                throw .input("a Docker-format profile (archMap, includes/excludes): convert it to the runtime-spec form first", file: file)
+            }
+            do { return (try LinuxSeccomp(node: doc.root), file) } catch { throw error.inFile(file) }
+        }
+        return (try OCIConfig(document: doc).seccomp(), file + " (linux.seccomp)")
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while let f = s.first, f == " " { s.removeFirst() }
+        while let l = s.last, l == " " { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,328 @@
+import Foundation
+import Testing
+@testable import WardenPolicy
+@testable import WardenProc
+@testable import WardenSeccomp
+@testable import WardenSpec
+
+/// `verify` against real detached runc and crun containers, and the emulator against libseccomp.
+@Suite("Verify", .serialized)
+struct VerifyTests {
+    static let runtimes = ["runc", "crun"]
+
+    /// A detached container running `sleep`, deleted by `stop()`.
+    struct Container {
+        var runtime: String
+        var id: String
+        var bundle: String
+        /// A state root other than the runtime's default, or nil.
+        var root: String?
+        var pid: Int32
+
+        var rootFlag: String { root.map { "--root \($0) " } ?? "" }
+
+        func stop() {
+            let cmd = runtime == "runc" ? "runc \(rootFlag)delete -f \(id)" : "crun_ns \(rootFlag)delete -f \(id)"
+            _ = try? shell(cmd)
+        }
+    }
+
+    static func shell(_ script: String) throws -> Result {
+        try sh("source \(Repo.root)/Tests/support/runtime.sh\n" + script, env: ["WARDEN": Repo.binary])
+    }
+
+    func shell(_ script: String) throws -> Result { try Self.shell(script) }
+
+    /// Makes a bundle from a sample running `sleep 600`, optionally tightened by `apply`.
+    func bundle(_ sample: String, in dir: String, apply: Bool) throws -> String {
+        let b = dir + "/b"
+        let r = try shell("make_bundle \(Repo.sample(sample))/config.json \(b) /bin/sleep 600")
+        #expect(r.status == 0, "\(r.stderr)")
+        if apply {
+            let a = try warden(["apply", b])
+            #expect(a.status == 0, "\(a.stdout) \(a.stderr)")
+        }
+        return b
+    }
+
+    /// Starts the bundle detached (`run -d`) and reads the pid from the runtime's `state`.
+    func start(_ runtime: String, bundle: String, tag: String, root: String? = nil) throws -> Container {
+        let id = "warden-verify-\(tag)-\(runtime)-\(UInt32.random(in: 0...UInt32.max))"
+        let rootFlag = root.map { "--root \($0) " } ?? ""
+        let script = runtime == "runc"
+            ? "cd \(bundle) && runc \(rootFlag)run -d \(id) </dev/null >\(bundle)/log 2>&1 && runc \(rootFlag)state \(id)"
+            : "cd \(bundle) && crun_ns --cgroup-manager=disabled \(rootFlag)run -d \(id) </dev/null >\(bundle)/log 2>&1 && crun_ns \(rootFlag)state \(id)"
+        let r = try shell(script)
+        let state = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let pid = (state?["pid"] as? NSNumber)?.int32Value ?? 0
+        let c = Container(runtime: runtime, id: id, bundle: bundle, root: root, pid: pid)
+        if r.status != 0 || pid <= 0 {
+            c.stop()
+            Issue.record("\(runtime) run -d failed: \(r.stdout) \(r.stderr) \(readText(bundle + "/log"))")
+            throw CancellationError()
+        }
+        return c
+    }
+
+    /// The process is alive, not stopped, and not traced.
+    func expectRunningUntraced(_ c: Container) {
+        let status = readText("/proc/\(c.pid)/status")
+        #expect(status.contains("TracerPid:\t0\n"), "\(status)")
+        let state = status.split(separator: "\n").first { $0.hasPrefix("State:") } ?? ""
+        #expect(state.contains("S (sleeping)") || state.contains("R (running)"), "\(state)")
+        #expect(kill(c.pid, 0) == 0)
+    }
+
+    @Test("Docker's default tightened by apply verifies clean, by --container and by --pid (runc's ENOSYS stub, crun without)", arguments: runtimes)
+    func tightenedHolds(runtime: String) throws {
+        let dir = try tempDir("verify-ok-\(runtime)")
+        defer { cleanup(dir) }
+        let b = try bundle("docker-default", in: dir, apply: true)
+        let c = try start(runtime, bundle: b, tag: "ok")
+        defer { c.stop() }
+        let r = try warden(["verify", "--container", c.id])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("HOLDS"), "\(r.stdout)")
+        #expect(r.stdout.contains("every one denied at least as strictly as the policy"), "\(r.stdout)")
+        expectRunningUntraced(c)
+
+        let j = try warden(["verify", "--pid", String(c.pid), "--json"])
+        #expect(j.status == 0, "\(j.stdout) \(j.stderr)")
+        let doc = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any]
+        let target = (doc?["targets"] as? [[String: Any]])?.first
+        #expect(doc?["holds"] as? Bool == true)
+        #expect(target?["container"] as? String == c.id)
+        #expect(target?["seccompMode"] as? Int == 2)
+        #expect(((target?["loadedFilters"] as? [Int]) ?? []).count >= 1, "\(j.stdout)")
+        expectRunningUntraced(c)
+
+        // explain on the live process: the loaded filter is the bundle's profile compiled, after runc's stub.
+        let e = try warden(["explain", "--pid", String(c.pid), "--syscall", "clone3"])
+        #expect(e.status == 0, "\(e.stderr)")
+        #expect(e.stdout.contains("action: ERRNO(38)"), "\(e.stdout)")
+        #expect(e.stdout.contains(runtime == "runc" ? "is, after runc's ENOSYS stub, its linux.seccomp compiled" : "is its linux.seccomp compiled"), "\(e.stdout)")
+        #expect(e.stdout.contains("names [clone3] action SCMP_ACT_ERRNO(38)"), "\(e.stdout)")
+        expectRunningUntraced(c)
+    }
+
+    @Test("a container with no seccomp gives exit 1 and names the missing filter", arguments: runtimes)
+    func noSeccomp(runtime: String) throws {
+        let dir = try tempDir("verify-none-\(runtime)")
+        defer { cleanup(dir) }
+        let b = try bundle("no-seccomp", in: dir, apply: false)
+        let c = try start(runtime, bundle: b, tag: "none")
+        defer { c.stop() }
+        let r = try warden(["verify", "--container", c.id])
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("FALLS SHORT"), "\(r.stdout)")
+        #expect(r.stdout.contains("Seccomp 0 (disabled): no seccomp filter"), "\(r.stdout)")
+        #expect(r.stdout.contains("no process of the container is in filter mode"), "\(r.stdout)")
+        expectRunningUntraced(c)
+    }
+
+    @Test("a profile that allows keyctl gives exit 1 and names keyctl from the loaded BPF", arguments: runtimes)
+    func weakAllowsKeyctl(runtime: String) throws {
+        let dir = try tempDir("verify-weak-\(runtime)")
+        defer { cleanup(dir) }
+        let b = try bundle("weak-allow", in: dir, apply: false)
+        let c = try start(runtime, bundle: b, tag: "weak")
+        defer { c.stop() }
+        let r = try warden(["verify", "--pid", String(c.pid)])
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        // /proc alone cannot see it: the filter is there.
+        #expect(r.stdout.contains("Seccomp 2 (filter)"), "\(r.stdout)")
+        #expect(r.stdout.contains("syscall keyctl"), "\(r.stdout)")
+        #expect(r.stdout.contains("keyctl: the loaded filters give ALLOW, the policy requires ERRNO(1)"), "\(r.stdout)")
+        // The profile's own denials are not findings.
+        #expect(!r.stdout.contains("syscall reboot"), "\(r.stdout)")
+        expectRunningUntraced(c)
+
+        let e = try warden(["explain", "--pid", String(c.pid), "--syscall", "keyctl"])
+        #expect(e.status == 0, "\(e.stderr)")
+        #expect(e.stdout.contains("action: ALLOW"), "\(e.stdout)")
+        #expect(e.stdout.contains("linux.seccomp.defaultAction SCMP_ACT_ALLOW"), "\(e.stdout)")
+        let e2 = try warden(["explain", "--pid", String(c.pid), "--syscall", "reboot"])
+        #expect(e2.stdout.contains("action: ERRNO(1)"), "\(e2.stdout)")
+        #expect(e2.stdout.contains("linux.seccomp.syscalls[0]"), "\(e2.stdout)")
+        expectRunningUntraced(c)
+    }
+
+    @Test("without CAP_SYS_ADMIN it says ptrace is not permitted, checks /proc only, and leaves the process untraced")
+    func ptraceNotPermitted() throws {
+        let dir = try tempDir("verify-noptrace")
+        defer { cleanup(dir) }
+        let b = try bundle("weak-allow", in: dir, apply: false)
+        let c = try start("runc", bundle: b, tag: "noptrace")
+        defer { c.stop() }
+        let r = try sh("capsh --drop=cap_sys_admin -- -c '\(Repo.binary) verify --pid \(c.pid)'", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("ptrace is not permitted"), "\(r.stdout)")
+        #expect(r.stdout.contains("/proc checks only"), "\(r.stdout)")
+        expectRunningUntraced(c)
+    }
+
+    @Test("--all finds every container started, under both runtimes' roots (default and --root)")
+    func all() throws {
+        let dir = try tempDir("verify-all")
+        defer { cleanup(dir) }
+        var started = [Container]()
+        defer { for c in started { c.stop() } }
+        for runtime in Self.runtimes {
+            let d = dir + "/" + runtime
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            let b = try bundle("weak-allow", in: d, apply: true)
+            started.append(try start(runtime, bundle: b, tag: "all", root: dir + "/root-" + runtime))
+            started.append(try start(runtime, bundle: b, tag: "alldefault"))
+        }
+        // The private roots hold only this test's containers: all of them hold.
+        let r = try warden(["verify", "--all", "--root", dir + "/root-runc", "--root", dir + "/root-crun", "--json"])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        let doc = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let targets = (doc?["targets"] as? [[String: Any]]) ?? []
+        let found = Set(targets.compactMap { $0["container"] as? String })
+        #expect(found == Set(started.filter { $0.root != nil }.map(\.id)), "\(r.stdout)")
+        #expect(Set(targets.compactMap { $0["runtime"] as? String }) == ["runc", "crun"])
+
+        // The default roots: other containers may be there too; ours must be found and hold.
+        let d = try warden(["verify", "--all", "--json"])
+        #expect(d.status == 0 || d.status == 1, "\(d.stderr)")
+        let ddoc = try JSONSerialization.jsonObject(with: Data(d.stdout.utf8)) as? [String: Any]
+        let dtargets = (ddoc?["targets"] as? [[String: Any]]) ?? []
+        for c in started where c.root == nil {
+            let t = dtargets.first { $0["container"] as? String == c.id }
+            #expect(t != nil, "\(c.id) not in \(d.stdout)")
+            #expect(t?["holds"] as? Bool == true)
+        }
+
+        let p = try warden(["verify", "--all", "--root", dir + "/root-runc", "--root", dir + "/root-crun", "--format", "prometheus"])
+        #expect(p.status == 0, "\(p.stderr)")
+        for c in started where c.root != nil {
+            #expect(p.stdout.contains("seccomp_warden_container_seccomp_mode{container=\"\(c.id)\",runtime=\"\(c.runtime)\""), "\(p.stdout)")
+        }
+        #expect(p.stdout.contains("seccomp_warden_containers{result=\"holds\"} 2"), "\(p.stdout)")
+        #expect(p.stdout.contains("seccomp_warden_verify_ok 1"), "\(p.stdout)")
+        for c in started { expectRunningUntraced(c) }
+    }
+
+    @Test("errors: unknown container and pid give exit 2; exactly one target")
+    func errors() throws {
+        let r = try warden(["verify", "--container", "warden-no-such-container-\(UInt32.random(in: 0...UInt32.max))"])
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("no container"), "\(r.stderr)")
+        let p = try warden(["verify", "--pid", "999999999"])
+        #expect(p.status == 2, "\(p.stderr)")
+        let both = try warden(["verify", "--all", "--pid", "1"])
+        #expect(both.status != 0 && both.status != 1)
+    }
+
+    @Test("explain names the action and the rule for a bundle, a profile and argument values")
+    func explainFiles() throws {
+        let weak = try warden(["explain", Repo.sample("weak-allow"), "--syscall", "swapon", "--arch", "x86"])
+        #expect(weak.status == 0, "\(weak.stderr)")
+        #expect(weak.stdout.contains("action: ERRNO(1)"), "\(weak.stdout)")
+        #expect(weak.stdout.contains("linux.seccomp.syscalls[0]"), "\(weak.stdout)")
+        let allowed = try warden(["explain", Repo.sample("arg-rules") + "/config.json", "--syscall", "personality", "--args", "8"])
+        #expect(allowed.stdout.contains("action: ALLOW"), "\(allowed.stdout)")
+        #expect(allowed.stdout.contains("when arg0 EQ 8"), "\(allowed.stdout)")
+        let denied = try warden(["explain", Repo.sample("arg-rules"), "--syscall", "personality", "--args", "0x9"])
+        #expect(denied.stdout.contains("action: ERRNO(1)"), "\(denied.stdout)")
+        #expect(denied.stdout.contains("defaultAction"), "\(denied.stdout)")
+        let none = try warden(["explain", Repo.sample("no-seccomp"), "--syscall", "keyctl"])
+        #expect(none.stdout.contains("no seccomp profile"), "\(none.stdout)")
+        let bad = try warden(["explain", Repo.sample("weak-allow"), "--syscall", "no_such_syscall"])
+        #expect(bad.status == 2, "\(bad.stdout)")
+    }
+
+    // MARK: - The emulator against libseccomp
+
+    /// The runtime-spec profiles under oci-samples that decode and compile, and the built-in (Docker's default).
+    static func profiles() throws -> [(String, LinuxSeccomp)] {
+        var out = [(String, LinuxSeccomp)]()
+        for name in try FileManager.default.contentsOfDirectory(atPath: Repo.samples).sorted() {
+            guard let config = try? Bundle.loadConfig(Repo.sample(name)), let p = try? config.seccomp() else { continue }
+            guard (try? Compiler.compile(p)) != nil else { continue }
+            out.append((name, p))
+        }
+        out.append(("built-in (Docker default, converted)", try Policy.builtinProfile()))
+        return out
+    }
+
+    @Test("the emulated action of libseccomp's BPF equals the profile's own action for every x86_64 syscall and sampled args")
+    func emulatorAgrees() throws {
+        let profiles = try Self.profiles()
+        #expect(profiles.count >= 4, "\(profiles.map(\.0))")
+        #expect(profiles.contains { $0.0 == "docker-default" })
+        let arch = Syscalls.token(.x86_64)
+        let all = Syscalls.all(arch: .x86_64)
+        #expect(all.count > 300)
+        for (label, profile) in profiles {
+            let program = try Compiler.compile(profile)
+            let decisions = Dictionary(profile.decisions().map { ($0.name, $0.decision) }, uniquingKeysWith: { a, _ in a })
+            var compared = 0
+            for (nr, name) in all {
+                let decision = decisions[name] ?? Decision(otherwise: profile.defaultRule)
+                // Overlapping rules with different actions: libseccomp's order decides, not the profile.
+                if decision.ambiguous || decision.rules.contains(where: { decision.overlapsOthers($0) }) { continue }
+                var samples: [[UInt64]] = [[0, 0, 0, 0, 0, 0], [.max, .max, .max, .max, .max, .max]]
+                for rule in decision.rules {
+                    var sat: [UInt64] = [0, 0, 0, 0, 0, 0]
+                    for c in rule.args {
+                        sat[Int(c.index)] = PolicyProbes.satisfying(c)
+                        for v in PolicyProbes.values(for: c) { var a: [UInt64] = [0, 0, 0, 0, 0, 0]; a[Int(c.index)] = v; samples.append(a) }
+                    }
+                    samples.append(sat)
+                }
+                // Then every value where a comparison the BPF made flips, until nothing new (capped).
+                var seen = Set(samples)
+                var next = 0
+                while next < samples.count && next < 256 {
+                    let args = samples[next]
+                    next += 1
+                    var flips = Flips(args: args, is32Bit: false)
+                    let got = try program.run(SeccompData(nr: nr, arch: arch, args: args), observer: &flips)
+                    for c in flips.candidates where seen.insert(c).inserted { samples.append(c) }
+                    let want = Compiler.filterReturn(decision.action(for: args))
+                    #expect(got == want, "\(label): \(name) (\(nr)) args \(args): BPF \(got), profile \(want)")
+                    compared += 1
+                }
+            }
+            #expect(compared >= all.count, "\(label)")
+        }
+    }
+
+    @Test("the chain check: a tightened Docker default holds; the weak profile misses the baseline; the runc ENOSYS stub is just part of the chain")
+    func chainCheckOffline() throws {
+        let policy = try Policy.builtin()
+        let probes = try PolicyProbes(policy: policy)
+        // The built-in injected profile, met with the deny rules: what apply gives a container with none.
+        let injected = try Compiler.compile(try Tighten.tighten(nil, policy: policy).profile)
+        #expect(probes.check(FilterChain([injected])).findings.isEmpty)
+        // The weak profile alone lets keyctl through on every architecture.
+        let weak = try Compiler.compile(try #require(try Bundle.loadConfig(Repo.sample("weak-allow")).seccomp()))
+        let result = probes.check(FilterChain([weak]))
+        let keyctl = try #require(result.findings.first { $0.name == "keyctl" })
+        #expect(keyctl.got == FilterReturn(0x7fff_0000))
+        #expect(Set(keyctl.architectures) == [.x86_64, .x86, .x32])
+        // A second, stricter filter in the chain (newest first) covers what the first misses.
+        #expect(probes.check(FilterChain([injected, weak])).findings.isEmpty)
+        // A stub in front (returns ENOSYS above the highest known syscall, else falls through) changes nothing.
+        let stub: [BPFInstruction] = [
+            .init(code: 0x20, jt: 0, jf: 0, k: 0),  // ld nr
+            .init(code: 0x35, jt: 0, jf: 1, k: 1000),  // jge 1000 ? next : skip
+            .init(code: 0x06, jt: 0, jf: 0, k: 0x0005_0026),  // ret ERRNO(ENOSYS)
+        ]
+        let stubbed = BPFProgram(stub + weak.instructions)
+        #expect(probes.check(FilterChain([stubbed])).findings.map(\.name) == result.findings.map(\.name))
+        // A rule the policy does not mention (keyctl allowed only when arg0 == 5) is found through the chain's own constants.
+        var sneaky = try Tighten.tighten(nil, policy: policy).profile
+        sneaky.syscalls = (sneaky.syscalls ?? []).map { r in
+            var r = r
+            r.names.removeAll { $0 == "keyctl" }
+            return r
+        }.filter { !$0.names.isEmpty }
+        sneaky.syscalls!.append(LinuxSyscall(names: ["keyctl"], action: .allow, args: [LinuxSeccompArg(index: 0, value: 5, op: .equal)]))
+        let sneakyResult = probes.check(FilterChain([try Compiler.compile(sneaky)]))
+        let found = try #require(sneakyResult.findings.first { $0.name == "keyctl" })
+        #expect(found.args[0] == 5)
+    }
+}
