@@ -1,5 +1,6 @@
 import WardenJSON
 import WardenPolicy
+import WardenProc
 import WardenSpec
 #if canImport(Glibc)
 import Glibc
@@ -136,20 +137,15 @@ public enum Hook {
                                 reason: "pid \(pid) exited before poststart could check it")
                 return 0
             }
-            let status = try ProcStatus.read(pid: pid)
-            var findings = [String]()
-            switch status.seccompMode {
-            case 2 where status.filters ?? 1 > 0: break
-            case 2: findings.append("pid \(pid): filter mode but no filter")
-            case 1: findings.append("pid \(pid): seccomp strict mode (1), not a filter")
-            default: findings.append("pid \(pid): no seccomp filter (Seccomp: \(status.seccompMode.map(String.init) ?? "?"))")
-            }
-            if config.noNewPrivileges && status.noNewPrivs != true {
-                findings.append("pid \(pid): NoNewPrivs is not set, but config.json asks for it")
-            }
+            // The verifier: /proc for the main thread (runc's poststart runs before the init's other
+            // threads have their filter), and the loaded BPF emulated against the site's deny rules.
+            let verifier = try Verifier(policy: policy)
+            verifier.mainThreadsOnly = true
+            let report = try verifier.verify(pid: pid, config: config, container: nil)
+            let findings = report.findings.map { "\($0.check): \($0.evidence)" }
             if findings.isEmpty {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "compliant",
-                                summary: ["Seccomp: 2, filters: \(status.filters ?? 0)"], reason: nil)
+                                summary: report.checks.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }, reason: nil)
                 return 0
             }
             let reason = "container \(state.id): " + findings.joined(separator: "; ")
@@ -169,36 +165,5 @@ public enum Hook {
             printErr("seccomp-warden hook poststart: \(error)")
             return audit ? 0 : error.exitCode
         }
-    }
-}
-
-/// The seccomp lines of /proc/PID/status.
-public struct ProcStatus {
-    public var seccompMode: Int?
-    public var filters: Int?
-    public var noNewPrivs: Bool?
-    public var tracerPid: Int?
-
-    public static func read(pid: Int32, task: Int32? = nil) throws(WardenError) -> ProcStatus {
-        let path = task.map { "/proc/\(pid)/task/\($0)/status" } ?? "/proc/\(pid)/status"
-        // /proc files report size 0: read them through the descriptor, not the size.
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw WardenError(.input, file: path, "cannot open: \(errnoText(errno))") }
-        defer { close(fd) }
-        let bytes = try FileIO.readAll(fd: fd, name: path, cap: 1 << 20)
-        var s = ProcStatus()
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            let value = parts[1].trimmingPrefix(while: { $0 == " " || $0 == "\t" })
-            switch parts[0] {
-            case "Seccomp": s.seccompMode = Int(value)
-            case "Seccomp_filters": s.filters = Int(value)
-            case "NoNewPrivs": s.noNewPrivs = Int(value).map { $0 != 0 }
-            case "TracerPid": s.tracerPid = Int(value)
-            default: break
-            }
-        }
-        return s
     }
 }

@@ -173,12 +173,14 @@ struct WrapperTests {
         _ = try? sh("for i in $(seq 0 \(n - 1)); do runc delete -f warden-c16-$i 2>/dev/null; done; true")
     }
 
-    @Test("poststart: a container that runs without a filter is killed", arguments: ["runc", "crun"])
-    func poststartKills(runtime: String) throws {
+    @Test("poststart: a container without a filter, or whose loaded filter allows keyctl, is killed",
+          arguments: [("runc", "no-seccomp", "no seccomp filter"), ("crun", "no-seccomp", "no seccomp filter"),
+                      ("runc", "weak-allow", "keyctl"), ("crun", "weak-allow", "keyctl")])
+    func poststartKills(runtime: String, sample: String, evidence: String) throws {
         let dir = try tempDir("post-\(runtime)")
         defer { cleanup(dir) }
         let id = "warden-post-\(runtime)-\(UInt32.random(in: 0...UInt32.max))"
-        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample("no-seccomp"))/config.json \(dir)/b /bin/sh -c 'sleep 2; echo survived'")
+        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample(sample))/config.json \(dir)/b /bin/sh -c 'sleep 2; echo survived'")
         // Only the poststart stage: nothing stopped the container earlier.
         let path = dir + "/b/config.json"
         var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
@@ -187,7 +189,7 @@ struct WrapperTests {
         try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: path))
         let r = try sh("source \(Repo.root)/Tests/support/runtime.sh\nrun_in \(runtime) \(dir)/b \(id) 2>&1")
         #expect(!r.stdout.contains("survived"), "\(r.stdout)")
-        #expect(readText(dir + "/audit.log").contains("no seccomp filter"), "\(readText(dir + "/audit.log"))")
+        #expect(readText(dir + "/audit.log").contains(evidence), "\(readText(dir + "/audit.log"))")
         _ = try? sh("runc delete -f \(id) 2>/dev/null; true")
     }
 }
