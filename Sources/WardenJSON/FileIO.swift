@@ -54,28 +54,44 @@ public enum FileIO {
 
     /// Replaces `path` atomically: a temporary file beside it, fsync, the original mode and
     /// owner kept, rename, fsync of the folder. On any failure the original is untouched.
+    /// The temporary file has one fixed name and is locked while written, so a writer killed
+    /// half-way leaves at most that one file, which the next writer recognises (unlocked) and removes.
     public static func atomicReplace(_ path: String, with bytes: [UInt8]) throws(WardenError) {
         var st = stat()
         guard lstat(path, &st) == 0 else { throw .system("cannot stat: \(errnoText(errno))", file: path) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .input("is not a regular file", file: path) }
         let dir = dirname(of: path)
         let base = path.split(separator: "/").last.map(String.init) ?? path
-        let tmp = dir + "/." + base + ".warden-\(getpid())"
-        let fd = retrying { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        let tmp = dir + "/." + base + ".seccomp-warden.tmp"
+        var fd: Int32 = -1
+        for _ in 0..<3 {
+            fd = retrying { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+            if fd >= 0 {
+                _ = flock(fd, LOCK_EX)
+                break
+            }
+            guard errno == EEXIST else { break }
+            // A leftover: removable only if no live writer holds its lock.
+            let old = retrying { open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+            if old < 0 { continue }
+            defer { close(old) }
+            guard flock(old, LOCK_EX | LOCK_NB) == 0 else {
+                throw .system("another writer is replacing it right now (\(tmp) is locked)", file: path)
+            }
+            unlink(tmp)
+        }
         guard fd >= 0 else { throw .system("cannot create \(tmp): \(errnoText(errno))", file: path) }
         var ok = false
         defer {
             if !ok { unlink(tmp) }
+            close(fd)  // after rename or unlink: the lock covers the whole life of the file
         }
-        do {
-            defer { close(fd) }
-            try writeAll(fd: fd, bytes, name: tmp)
-            if fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM {
-                throw .system("cannot keep owner: \(errnoText(errno))", file: path)
-            }
-            guard fchmod(fd, st.st_mode & 0o7777) == 0 else { throw .system("cannot keep mode: \(errnoText(errno))", file: path) }
-            guard fsync(fd) == 0 else { throw .system("fsync failed: \(errnoText(errno))", file: path) }
+        try writeAll(fd: fd, bytes, name: tmp)
+        if fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM {
+            throw .system("cannot keep owner: \(errnoText(errno))", file: path)
         }
+        guard fchmod(fd, st.st_mode & 0o7777) == 0 else { throw .system("cannot keep mode: \(errnoText(errno))", file: path) }
+        guard fsync(fd) == 0 else { throw .system("fsync failed: \(errnoText(errno))", file: path) }
         guard rename(tmp, path) == 0 else { throw .system("cannot rename into place: \(errnoText(errno))", file: path) }
         ok = true
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
