@@ -28,6 +28,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "warden-fuzz", dependencies: ["WardenPolicy", "WardenSeccomp", "WardenSpec", "WardenJSON"]),
         .testTarget(
             name: "WardenTests",
             dependencies: ["WardenHook", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenSeccomp", "WardenProc"]

@@ -12,12 +12,40 @@ public enum FastPath {
     /// Returns an exit code when argv names a fast-path entry (hook, runtime wrapper), else nil.
     public static func run(_ argv: [String]) -> Int32? {
         if let argv0 = argv.first, let runtime = Wrapper.runtimeName(argv0: argv0) {
+            armDeadline()
             return Wrapper.run(runtime: runtime, argv: argv)
         }
         if argv.count >= 3 && argv[1] == "hook" && !argv[2].hasPrefix("-") {
+            armDeadline()
             return Hook.run(stage: argv[2], arguments: Array(argv.dropFirst(3)))
         }
         return nil
+    }
+
+    /// Seconds the hook or the wrapper may take before it gives up and fails closed: below the
+    /// 10 s `timeout` of our hook files, so the decision is ours and says why, not the runtime's.
+    /// `$SECCOMP_WARDEN_DEADLINE` changes it (0: none).
+    public static let defaultDeadline: UInt32 = 8
+
+    /// A closed stdout must give EPIPE, not kill us; a hang (libseccomp has known ones) must end.
+    static func armDeadline() {
+        signal(SIGPIPE, SIG_IGN)
+        var seconds = defaultDeadline
+        if let env = getenv("SECCOMP_WARDEN_DEADLINE"), let v = UInt32(String(cString: env)) { seconds = v }
+        guard seconds > 0 else { return }
+        signal(SIGALRM) { _ in
+            let message: StaticString = "seccomp-warden: deadline passed before a decision; failing closed\n"
+            message.withUTF8Buffer { _ = write(2, $0.baseAddress, $0.count) }
+            _exit(3)
+        }
+        alarm(seconds)
+    }
+
+    /// Undoes `armDeadline` before exec'ing the real runtime: alarms and ignored signals survive execve.
+    static func disarmDeadline() {
+        alarm(0)
+        signal(SIGALRM, SIG_DFL)
+        signal(SIGPIPE, SIG_DFL)
     }
 }
 

@@ -164,6 +164,7 @@ public enum Wrapper {
     }
 
     static func exec(_ path: String, _ args: [String]) -> Int32 {
+        FastPath.disarmDeadline()
         let all = [path] + args
         var cargs: [UnsafeMutablePointer<CChar>?] = all.map { strdup($0) }
         cargs.append(nil)

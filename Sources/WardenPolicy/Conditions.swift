@@ -30,9 +30,7 @@ private func satisfiableOneArgument(_ conds: [LinuxSeccompArg]) -> Bool {
         case .greaterOrEqual: lo = max(lo, c.value)
         case .notEqual: excluded.insert(c.value)
         case .maskedEqual:
-            let bits = c.valueTwo ?? 0
-            if bits & ~c.value != 0 { return false }  // x & mask can never have bits outside mask
-            masks.append((c.value, bits))
+            masks.append((c.value, (c.valueTwo ?? 0) & c.value))  // libseccomp masks the value too
         case .equal: break
         }
     }
@@ -67,9 +65,7 @@ func negation(_ c: LinuxSeccompArg) -> LinuxSeccompArg? {
     case .maskedEqual:
         // Only a one-bit mask has a complement: the bit is clear instead of set (or the reverse).
         guard c.value != 0, c.value & (c.value - 1) == 0 else { return nil }
-        let bits = c.valueTwo ?? 0
-        guard bits & ~c.value == 0 else { return nil }
-        n.valueTwo = bits ^ c.value
+        n.valueTwo = ((c.valueTwo ?? 0) & c.value) ^ c.value
     }
     return n
 }
@@ -86,7 +82,7 @@ func merge(_ a: LinuxSeccompArg, _ b: LinuxSeccompArg) -> Merged? {
     switch (a.op, b.op) {
     case (.maskedEqual, .maskedEqual):
         let common = a.value & b.value
-        let va = a.valueTwo ?? 0, vb = b.valueTwo ?? 0
+        let va = (a.valueTwo ?? 0) & a.value, vb = (b.valueTwo ?? 0) & b.value
         if va & common != vb & common { return .empty }
         return .one(LinuxSeccompArg(index: a.index, value: a.value | b.value, valueTwo: va | vb, op: .maskedEqual))
     case (.greaterOrEqual, .greaterOrEqual), (.greaterThan, .greaterThan):

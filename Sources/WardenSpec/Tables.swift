@@ -50,7 +50,8 @@ public enum SeccompOperator: String, CaseIterable, Sendable {
         case .equal: x == value
         case .greaterOrEqual: x >= value
         case .greaterThan: x > value
-        case .maskedEqual: (x & value) == valueTwo
+        // libseccomp masks the compared value too: bits of valueTwo outside the mask never count.
+        case .maskedEqual: (x & value) == (valueTwo & value)
         }
     }
 }

@@ -32,12 +32,16 @@ enum RandomProfiles {
         default:
             var out = [LinuxSeccompArg]()
             var used = Set<UInt32>()
-            for _ in 0..<Int.random(in: 1...2, using: &g) {
+            // One comparison per rule: libseccomp 2.5.4 hangs in seccomp_rule_add on some overlapping
+            // multi-argument rules with different actions (see README, Known limits), as runc would.
+            for _ in 0..<1 {
                 let index = UInt32.random(in: 0...2, using: &g)
                 if !used.insert(index).inserted { continue }
                 let op = SeccompOperator.allCases.randomElement(using: &g)!
                 let v = values.randomElement(using: &g)!
-                out.append(LinuxSeccompArg(index: index, value: v, valueTwo: op == .maskedEqual ? v & values.randomElement(using: &g)! : nil, op: op))
+                // Masked values sometimes carry bits outside their mask: libseccomp ignores those bits.
+                let two = op == .maskedEqual ? (Bool.random(using: &g) ? v & values.randomElement(using: &g)! : values.randomElement(using: &g)!) : nil
+                out.append(LinuxSeccompArg(index: index, value: v, valueTwo: two, op: op))
             }
             return out
         }
