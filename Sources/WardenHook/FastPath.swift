@@ -38,6 +38,11 @@ public enum FastPath {
             message.withUTF8Buffer { _ = write(2, $0.baseAddress, $0.count) }
             _exit(3)
         }
+        // Whoever started us may have SIGALRM blocked (a blocked mask is inherited across exec).
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGALRM)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
         alarm(seconds)
     }
 

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// The hook runs as root on every container start: an empty environment, a closed stdout, a stdin
+/// that never ends, all handled with a decision (or a refusal) and a reason.
+@Suite("Hostile environment")
+struct HostileEnvironmentTests {
+    func bundle(_ sample: String, _ dir: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: dir + "/b", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Repo.sample(sample) + "/config.json", toPath: dir + "/b/config.json")
+        return dir + "/b"
+    }
+
+    @Test("an empty environment (podman gives precreate hooks none): the hook still decides")
+    func emptyEnvironment() throws {
+        let dir = try tempDir("hostile-env")
+        defer { cleanup(dir) }
+        let input = try Data(contentsOf: URL(fileURLWithPath: Repo.sample("no-seccomp") + "/config.json"))
+        let r = try run(Repo.binary, ["hook", "precreate", "--policy", "builtin"], input: input, env: [:])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"seccomp\""))
+        let b = try bundle("weak-allow", dir)
+        let state = Data("{\"ociVersion\": \"1.0.2\", \"id\": \"h\", \"pid\": 1, \"bundle\": \"\(b)\"}".utf8)
+        let g = try run(Repo.binary, ["hook", "createRuntime", "--policy", "builtin"], input: state, env: [:])
+        #expect(g.status == 1, "\(g.stderr)")
+        #expect(g.stderr.contains("falls short"))
+    }
+
+    @Test("a closed stdout: precreate fails with a reason instead of dying on SIGPIPE or printing nothing")
+    func closedStdout() throws {
+        let dir = try tempDir("hostile-stdout")
+        defer { cleanup(dir) }
+        let r = try sh("exec 1>&-; SECCOMP_WARDEN_AUDIT_LOG=\(dir)/a.log \(Repo.binary) hook precreate --policy builtin < \(Repo.sample("no-seccomp"))/config.json; echo \"rc=$?\" >&2")
+        #expect(r.stderr.contains("<stdout>"), "\(r.stderr)")
+        #expect(!r.stderr.contains("rc=0"), "\(r.stderr)")
+    }
+
+    @Test("a stdin that never ends: the deadline fails closed with a reason")
+    func deadline() throws {
+        let dir = try tempDir("hostile-deadline")
+        defer { cleanup(dir) }
+        // The writer holds the FIFO open and never writes: only the deadline can end the read.
+        let r = try sh("""
+            mkfifo \(dir)/f
+            sleep 30 > \(dir)/f & writer=$!
+            SECCOMP_WARDEN_DEADLINE=1 \(Repo.binary) hook createRuntime --policy builtin < \(dir)/f
+            rc=$?; kill $writer; exit $rc
+            """)
+        #expect(r.status == 3, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains("deadline passed before a decision"), "\(r.stderr)")
+    }
+
+    @Test("the wrapper does not hand its deadline or SIGPIPE setting to the runtime it execs")
+    func wrapperDisarms() throws {
+        let dir = try tempDir("hostile-wrap")
+        defer { cleanup(dir) }
+        let rt = dir + "/fake-runc"
+        // The stand-in runtime outlives the deadline and reports the SIGPIPE disposition it got.
+        try "#!/bin/bash\nsleep 2\ngrep SigIgn /proc/$$/status\necho runtime-done\n".write(toFile: rt, atomically: false, encoding: .utf8)
+        chmod(rt, 0o755)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/seccomp-warden-runc", withDestinationPath: Repo.binary)
+        let r = try run(dir + "/seccomp-warden-runc", ["state", "x"], env: ["SECCOMP_WARDEN_RUNTIME": rt, "SECCOMP_WARDEN_DEADLINE": "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("runtime-done"))
+        // SIGPIPE is signal 13: bit 12 of SigIgn must be clear.
+        let ign = r.stdout.split(separator: "\n").first { $0.hasPrefix("SigIgn") }.map { UInt64($0.split(separator: "\t").last ?? "", radix: 16) ?? 0 } ?? 0
+        #expect(ign & (1 << 12) == 0)
+    }
+}
