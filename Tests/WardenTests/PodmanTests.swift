@@ -75,7 +75,7 @@ struct PodmanTests {
         #expect(readText(env.log).contains("\"decision\":\"tightened\""))
     }
 
-    @Test("an exemption annotation named by the policy is honoured and logged", arguments: ["runc"])
+    @Test("an exemption annotation named by the policy is honoured and logged", arguments: ["runc", "crun"])
     func exemption(runtime: String) throws {
         let env = try setUp(exemption: true)
         defer { tearDown(env) }
