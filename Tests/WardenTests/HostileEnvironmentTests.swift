@@ -66,4 +66,42 @@ struct HostileEnvironmentTests {
         let ign = r.stdout.split(separator: "\n").first { $0.hasPrefix("SigIgn") }.map { UInt64($0.split(separator: "\t").last ?? "", radix: 16) ?? 0 } ?? 0
         #expect(ign & (1 << 12) == 0)
     }
+
+    /// What the kernel saw the hook and the wrapper do, through strace: no process but the runtime's
+    /// exec, no file opened for writing but the bundle's config.json (by its temporary file) and the log.
+    @Test("no subprocess, and no write outside config.json and the audit log", arguments: ["precreate", "createRuntime", "wrapper"])
+    func syscallsSeen(entry: String) throws {
+        let dir = try tempDir("hostile-strace")
+        defer { cleanup(dir) }
+        let b = try bundle("no-seccomp", dir)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/seccomp-warden-runc", withDestinationPath: Repo.binary)
+        let command: String
+        switch entry {
+        case "precreate": command = "\(Repo.binary) hook precreate < \(b)/config.json > \(dir)/out.json"
+        case "createRuntime":
+            try "{\"ociVersion\": \"1.0.2\", \"id\": \"s\", \"pid\": 1, \"bundle\": \"\(b)\"}".write(toFile: dir + "/state.json", atomically: false, encoding: .utf8)
+            command = "\(Repo.binary) hook createRuntime < \(dir)/state.json"
+        default: command = "\(dir)/seccomp-warden-runc create --bundle \(b) s"
+        }
+        _ = try sh("""
+            export SECCOMP_WARDEN_POLICY=builtin SECCOMP_WARDEN_AUDIT_LOG=\(dir)/audit.log SECCOMP_WARDEN_RUNTIME=/bin/true
+            strace -f -qq -e trace=execve,clone,clone3,fork,vfork,open,openat,creat,rename,renameat,renameat2,unlink,unlinkat,mkdir -o \(dir)/trace sh -c 'exec \(command)'
+            """)
+        let trace = readText(dir + "/trace").split(separator: "\n").map(String.init)
+        let lines = trace.filter { !$0.contains("+++") && !$0.contains("---") }
+        #expect(!lines.isEmpty, "strace saw nothing")
+        let execs = lines.filter { $0.contains(" execve(") }
+        // sh execs the binary; the wrapper then execs the runtime; nothing else.
+        #expect(execs.count == (entry == "wrapper" ? 3 : 2), "\(execs)")
+        if entry == "wrapper" { #expect(execs.last?.contains("execve(\"/bin/true\"") == true) }
+        #expect(!lines.contains { $0.contains(" clone(") || $0.contains(" clone3(") || $0.contains(" fork(") || $0.contains(" vfork(") }, "\(lines)")
+        for l in lines where l.contains("open") && (l.contains("O_WRONLY") || l.contains("O_RDWR") || l.contains("O_CREAT")) {
+            // out.json is the shell's own redirection of stdout.
+            let allowed = l.contains("\(b)/.config.json.seccomp-warden.tmp") || l.contains("\(dir)/audit.log") || l.contains("\(dir)/out.json")
+            #expect(allowed, "unexpected write: \(l)")
+        }
+        for l in lines where l.contains("rename") {
+            #expect(l.contains("\(b)/.config.json.seccomp-warden.tmp\", \"\(b)/config.json\""), "\(l)")
+        }
+    }
 }
