@@ -28,6 +28,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // bench/run only: in-process tightening throughput. Not part of the product or any hook path.
+        .executableTarget(name: "warden-bench", dependencies: ["WardenPolicy", "WardenSpec", "WardenJSON"]),
+        // libFuzzer targets (scripts/fuzz); a plain build replays corpus files.
         .executableTarget(name: "warden-fuzz", dependencies: ["WardenPolicy", "WardenSeccomp", "WardenSpec", "WardenJSON"]),
         .testTarget(
             name: "WardenTests",

@@ -87,7 +87,8 @@ public enum Hook {
             id = state.id
             bundle = state.bundle
             let config = try Bundle.loadConfig(state.bundle)
-            let e = try Evaluation.evaluate(config, policy: policy)
+            // A gate only judges: the tightened profile is never written, so it is not compiled either.
+            let e = try Evaluation.evaluate(config, policy: policy, needsProfile: false)
             switch e.verdict {
             case .compliant, .exempt:
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: e.verdict.rawValue, summary: [], reason: e.reason)

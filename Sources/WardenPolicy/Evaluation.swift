@@ -17,13 +17,20 @@ public struct Evaluation {
     public var reason: String?
 
     /// Evaluates `config` against `policy`. Errors in the config are thrown (callers fail closed).
-    public static func evaluate(_ config: OCIConfig, policy: Policy) throws(WardenError) -> Evaluation {
+    /// `needsProfile: false` (a gate: it judges, never writes): the same verdict, without checking that
+    /// libseccomp accepts the tightened profile, which is then not for writing.
+    public static func evaluate(_ config: OCIConfig, policy: Policy, needsProfile: Bool = true) throws(WardenError) -> Evaluation {
         if let ex = policy.exemption(for: try config.annotations()) {
             return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by annotation /\(ex.annotation)/=/\(ex.value)/: \(ex.reason)")
         }
         let current = try config.seccomp()
+        var policy = policy
+        if current == nil, let source = policy.injectSource {
+            // A Docker-format baseline serves each container as Docker would: for its own capabilities.
+            do { policy.inject = try source.convert(.of(config)) } catch { throw error.inFile(policy.source) }
+        }
         do {
-            let result = try Tighten.tighten(current, policy: policy)
+            let result = try Tighten.tighten(current, policy: policy, checkOutput: needsProfile)
             if result.changes.isEmpty {
                 return Evaluation(verdict: .compliant, profile: nil, changes: [], reason: nil)
             }

@@ -35,8 +35,17 @@ public struct Policy {
     public var mode: Mode
     /// The allowed architectures; nil leaves the container's own list alone.
     public var architectures: [SeccompArch]?
-    /// The profile given to a container that has none.
-    public var inject: LinuxSeccomp
+    /// The profile given to a container that has none. The built-in one is parsed on first use:
+    /// most hook runs (gates, poststart, every container that brings a profile) never need it.
+    public var inject: LinuxSeccomp {
+        get { injectOverride ?? Policy.builtinInject }
+        set { injectOverride = newValue }
+    }
+    /// The policy's own inject profile; nil means the built-in one.
+    var injectOverride: LinuxSeccomp? = nil
+    /// When `inject` came from a Docker/podman-format profile: that profile, converted again for each
+    /// container's own capabilities (`inject` is its conversion for Docker's default capabilities).
+    public var injectSource: DockerProfile? = nil
     /// Rules no container may escape, as a profile whose default allows.
     public var deny: [LinuxSyscall]
     public var forbiddenFlags: [SeccompFlag]

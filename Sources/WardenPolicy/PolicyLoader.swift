@@ -72,16 +72,17 @@ extension Policy {
                 if architectures!.isEmpty { throw .input("must list at least one architecture (or be null)", path: a.path) }
             }
         }
-        // inject: "builtin", a profile object, or the path of a profile file.
-        inject = try Self.builtinProfile()
+        // inject: "builtin", a profile object, or the path of a profile file; runtime-spec or Docker/podman
+        // format (converted for Docker's default capabilities on this machine).
+        // Unset (injectOverride nil): the built-in profile, parsed only if a container needs it.
         if let i = root["inject"] {
             if let s = i.string {
                 if s != "builtin" {
                     let doc = try JSONDocument(contentsOf: s)
-                    do { inject = try LinuxSeccomp(node: doc.root) } catch { throw error.inFile(s) }
+                    do { (injectOverride, injectSource) = try Self.readInject(doc.root) } catch { throw error.inFile(s) }
                 }
             } else {
-                inject = try LinuxSeccomp(node: i)
+                (injectOverride, injectSource) = try Self.readInject(i)
             }
             if let listener = i["listenerPath"] { throw .input("an injected profile cannot use a seccomp agent", path: listener.path) }
         }
@@ -128,6 +129,12 @@ extension Policy {
         try validate(root: root)
     }
 
+    /// `inject` from either format; a Docker/podman-format one is kept for per-container conversion.
+    static func readInject(_ node: JSONNode) throws(WardenError) -> (LinuxSeccomp, DockerProfile?) {
+        let profile = try loadProfile(node: node, context: .dockerDefault)
+        return (profile, DockerProfile.isDockerFormat(node) ? try DockerProfile(node: node) : nil)
+    }
+
     /// Cross-field checks: names libseccomp knows, no contradictory unconditional deny rules.
     func validate(root: JSONNode) throws(WardenError) {
         var unconditional = [String: RuleAction]()
@@ -147,12 +154,19 @@ extension Policy {
         }
         // An allow rule naming a syscall libseccomp does not know is skipped, as runc skips it; a
         // rule that denies more than the default must not silently miss its syscall.
+        // The policy's own inject profile only: the built-in one is a constant (an allow-list under ERRNO).
+        guard let inject = injectOverride else { return }
         for (i, rule) in (inject.syscalls ?? []).enumerated() where rule.action.strictness > inject.defaultAction.strictness {
             for (j, name) in rule.names.enumerated() where !Syscalls.isKnown(name) {
                 throw .input("unknown syscall \"\(name)\" (libseccomp does not know it)", path: .root / "inject" / "syscalls" / i / "names" / j)
             }
         }
     }
+
+    /// The built-in inject profile, parsed once, on first use.
+    static let builtinInject: LinuxSeccomp = {
+        do { return try builtinProfile() } catch { fatalError("the built-in inject profile does not parse: \(error)") }
+    }()
 
     static func builtinProfile() throws(WardenError) -> LinuxSeccomp {
         let doc = try JSONDocument(bytes: Array(builtinProfileJSON.utf8), name: "<built-in profile>")

@@ -139,6 +139,10 @@ public struct PolicyProbes {
             var queue = probe.samples
             var seen = Set(queue)
             var next = 0
+            // Every case of this probe shares nr and arch: each program's walk up to its first look at
+            // anything else is done once (the rest of the syscalls' comparisons), then resumed per case.
+            let denyStart = denyProgram.start(nr: probe.nr, arch: probe.auditArch)
+            let chainStart = chain.start(nr: probe.nr, arch: probe.auditArch)
             while next < queue.count && next < maxCases {
                 let args = queue[next]
                 next += 1
@@ -147,8 +151,12 @@ public struct PolicyProbes {
                 var observer = Flips(args: args, is32Bit: PolicyProbes.is32Bit(probe.arch))
                 let required: FilterReturn, got: FilterReturn
                 do {
-                    required = try denyProgram.run(data, observer: &observer)
-                    got = try chain.run(data, observer: &observer)
+                    if let denyStart {
+                        required = try denyProgram.run(data, from: denyStart, observer: &observer)
+                    } else {
+                        required = try denyProgram.run(data, observer: &observer)
+                    }
+                    got = try chain.run(data, from: chainStart, observer: &observer)
                 } catch {
                     if errors.count < 5 { errors.append("\(probe.name) on \(probe.arch.libseccompName): \(error)") }
                     break

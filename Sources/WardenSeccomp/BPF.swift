@@ -119,18 +119,55 @@ public struct BPFProgram: Sendable {
     /// Runs the program and tells `observer` each comparison of an argument word (possibly masked
     /// with `and #m` first) against a constant: the values where the answer can change.
     public func run<O: ArgumentComparisonObserver>(_ data: SeccompData, observer: inout O) throws(BPFError) -> FilterReturn {
-        var a: UInt32 = 0
-        var x: UInt32 = 0
-        var mem = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
-                   UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
+        var state = BPFState()
+        return try execute(data, state: &state, observer: &observer, stopAtData: false)!
+    }
+
+    /// Runs the program from the start for syscall `nr` on `arch` while it reads nothing but those two
+    /// (the same for every argument vector of that syscall), and stops before its first other read of
+    /// seccomp_data. nil when that part of the program fails: `run` reports the error.
+    /// `run(_:from:observer:)` then gives exactly what `run(_:observer:)` gives, without the walk
+    /// through every other syscall's comparisons.
+    public func start(nr: Int32, arch: UInt32) -> BPFState? {
+        var state = BPFState()
+        var none = NoComparisonObserver()
+        let data = SeccompData(nr: nr, arch: arch)
+        do {
+            if let result = try execute(data, state: &state, observer: &none, stopAtData: true) { state.returned = result }
+            return state
+        } catch {
+            return nil
+        }
+    }
+
+    /// Runs the program from `start` (from `start(nr:arch:)` with `data`'s nr and arch).
+    public func run<O: ArgumentComparisonObserver>(_ data: SeccompData, from start: BPFState, observer: inout O) throws(BPFError) -> FilterReturn {
+        if let returned = start.returned { return returned }
+        var state = start
+        return try execute(data, state: &state, observer: &observer, stopAtData: false)!
+    }
+
+    /// The interpreter. With `stopAtData` it returns nil (and leaves `state` at that instruction) before
+    /// the first load of a seccomp_data word other than nr and arch.
+    @inline(__always)
+    func execute<O: ArgumentComparisonObserver>(_ data: SeccompData, state: inout BPFState, observer: inout O,
+                                                stopAtData: Bool) throws(BPFError) -> FilterReturn? {
+        var a = state.a
+        var x = state.x
+        var mem = state.mem
         // Which seccomp_data word A holds (an argument's offset), and the mask applied to it since.
+        // Both are zero where a run from `start(nr:arch:)` resumes: nothing but nr and arch was loaded yet.
         var source: UInt32 = 0, mask: UInt32 = 0
-        var pc = 0
+        var pc = state.pc
         let prog = instructions
         let observing = O.observes
         while pc < prog.count {
             let ins = prog[pc]
             let k = ins.k
+            if stopAtData && ins.code == 0x20 && k != 0 && k != 4 {
+                state = BPFState(pc: pc, a: a, x: x, mem: mem)
+                return nil
+            }
             if observing {
                 switch ins.code {
                 case 0x15, 0x25, 0x35, 0x45:
@@ -209,6 +246,27 @@ public struct BPFProgram: Sendable {
     }
 }
 
+/// Where a run stands: the program counter, the registers and the scratch memory; or its result.
+public struct BPFState: Sendable {
+    public typealias Memory = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
+                               UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+    var pc = 0
+    var a: UInt32 = 0
+    var x: UInt32 = 0
+    var mem: Memory = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    /// Set when the program returned before reading anything but nr and arch.
+    var returned: FilterReturn? = nil
+
+    init() {}
+
+    init(pc: Int, a: UInt32, x: UInt32, mem: Memory) {
+        self.pc = pc
+        self.a = a
+        self.x = x
+        self.mem = mem
+    }
+}
+
 /// Told of each comparison of an argument word with a constant during a run (see `BPFProgram.run(_:observer:)`).
 public protocol ArgumentComparisonObserver {
     /// False for the plain run: the bookkeeping is compiled out.
@@ -239,6 +297,22 @@ public struct FilterChain: Sendable {
         var best: FilterReturn? = nil
         for p in programs {
             let r = try p.run(data, observer: &observer)
+            if best == nil || r.isStricter(than: best!) { best = r }
+        }
+        return best ?? FilterReturn(0x7fff_0000)
+    }
+
+    /// Each program's `start(nr:arch:)`, for running many argument vectors of one syscall.
+    public func start(nr: Int32, arch: UInt32) -> [BPFState?] {
+        programs.map { $0.start(nr: nr, arch: arch) }
+    }
+
+    /// `run(_:observer:)` from the programs' starts (`start(nr:arch:)` with `data`'s nr and arch).
+    public func run<O: ArgumentComparisonObserver>(_ data: SeccompData, from starts: [BPFState?], observer: inout O) throws(BPFError) -> FilterReturn {
+        var best: FilterReturn? = nil
+        for (p, start) in zip(programs, starts) {
+            let r: FilterReturn
+            if let start { r = try p.run(data, from: start, observer: &observer) } else { r = try p.run(data, observer: &observer) }
             if best == nil || r.isStricter(than: best!) { best = r }
         }
         return best ?? FilterReturn(0x7fff_0000)

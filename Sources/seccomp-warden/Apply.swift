@@ -15,11 +15,13 @@ struct Apply: ParsableCommand {
     @Flag(help: "Decide and report, but write nothing.") var dryRun = false
     @Flag(help: "Print each change: syscalls newly denied, rules changed, flags removed.") var diff = false
     @Option(help: "Write the result to FILE ('-' for stdout) instead of in place.") var output: String?
+    @Option(help: "Replace the container's profile with FILE (runtime-spec, Docker or podman format) before tightening.") var profile: String?
 
     func run() throws {
         try runReportingErrors {
             let policy = try Policy.load(explicit: policyOptions.policy)
             let config = try Bundle.loadConfig(path)
+            if let profile { config.setSeccomp(try loadProfile(file: profile, context: .of(config))) }
             let e = try Evaluation.evaluate(config, policy: policy)
             let toStdout = output == "-"
             func say(_ s: String) { if toStdout { printErr(s) } else { print(s) } }
@@ -32,7 +34,7 @@ struct Apply: ParsableCommand {
             switch output {
             case "-": try FileIO.writeAll(fd: 1, bytes, name: "<stdout>")
             case let file?: try FileIO.writeFile(file, bytes)
-            case nil: if e.profile != nil { try FileIO.atomicReplace(config.name, with: bytes) }
+            case nil: if e.profile != nil || profile != nil { try FileIO.atomicReplace(config.name, with: bytes) }
             }
         }
     }
