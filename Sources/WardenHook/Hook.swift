@@ -160,6 +160,12 @@ public enum Hook {
             printErr("seccomp-warden: \(reason); the container's process was killed")
             return 1
         } catch {
+            // The process may exit while we look (a short-lived container under crun): that is not a finding.
+            if let pid, access("/proc/\(pid)", F_OK) != 0 {
+                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
+                                reason: "pid \(pid) exited while poststart was checking it")
+                return 0
+            }
             let audit = policy.mode == .audit
             if !audit, let pid { kill(pid, SIGKILL) }
             AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: audit ? "audit-only" : "denied", summary: [], reason: "\(error)")
