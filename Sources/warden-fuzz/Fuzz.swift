@@ -1,4 +1,4 @@
-// libFuzzer targets, one binary: $WARDEN_FUZZ_TARGET picks json, model, policy or tighten.
+// libFuzzer targets, one binary: $WARDEN_FUZZ_TARGET picks json, model, policy, docker or tighten.
 // Built with -sanitize=fuzzer,address -DFUZZING by scripts/fuzz; a plain build replays files
 // given as arguments through the same code, so a crash found once stays a regression case.
 import WardenJSON
@@ -19,6 +19,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case "json": fuzzJSON(bytes)
     case "model": fuzzModel(bytes)
     case "policy": _ = try? Policy.parse(bytes: bytes, name: "fuzz")
+    case "docker": fuzzDocker(bytes)
     case "tighten": fuzzTighten(bytes)
     default: fatalError("unknown WARDEN_FUZZ_TARGET \(target)")
     }
@@ -40,6 +41,17 @@ func fuzzModel(_ bytes: [UInt8]) {
         precondition(try! LinuxSeccomp(node: back.root) == p, "profile encode/decode changed it")
     }
     _ = try? OCIConfig(document: doc).seccomp()
+}
+
+/// Docker/podman-format conversion, under a few contexts: what converts must be a valid profile.
+func fuzzDocker(_ bytes: [UInt8]) {
+    guard let doc = try? JSONDocument(bytes: bytes, name: "fuzz") else { return }
+    for caps in [ConversionContext.dockerDefaultCapabilities, [], ["CAP_SYS_ADMIN", "CAP_BPF"]] {
+        let context = ConversionContext(capabilities: caps, arch: .x86_64, kernel: KernelVersion(6, 1))
+        guard let p = try? loadProfile(node: doc.root, context: context) else { continue }
+        let back = try! JSONDocument(bytes: p.json.serialized(.compact), name: "back")
+        precondition(try! LinuxSeccomp(node: back.root) == p, "converted profile does not decode back the same")
+    }
 }
 
 /// Two profiles (split at the first NUL byte): the container's and the deny rules. Whatever the

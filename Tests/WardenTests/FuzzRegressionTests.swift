@@ -9,7 +9,7 @@ struct FuzzRegressionTests {
         return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().map { dir + "/" + $0 }
     }()
 
-    @Test("replays cleanly", arguments: ["json", "model", "policy", "tighten"])
+    @Test("replays cleanly", arguments: ["json", "model", "policy", "docker", "tighten"])
     func replay(target: String) throws {
         #expect(!Self.files.isEmpty)
         let bin = URL(fileURLWithPath: Repo.binary).deletingLastPathComponent().path + "/warden-fuzz"
