@@ -25,6 +25,10 @@ public struct Evaluation {
         }
         let current = try config.seccomp()
         var policy = policy
+        if !policy.denySources.isEmpty {
+            // A Docker-format deny set serves each container as Docker would: for its own capabilities.
+            do { policy.deny = try policy.deny(for: .of(config)) } catch { throw error.inFile(policy.source) }
+        }
         if current == nil, let source = policy.injectSource {
             // A Docker-format baseline serves each container as Docker would: for its own capabilities.
             do { policy.inject = try source.convert(.of(config)) } catch { throw error.inFile(policy.source) }

@@ -48,6 +48,22 @@ public struct Policy {
     public var injectSource: DockerProfile? = nil
     /// Rules no container may escape, as a profile whose default allows.
     public var deny: [LinuxSyscall]
+    /// Deny sets named by file in Docker/podman format: converted again for each container's own
+    /// capabilities, after the policy's other deny rules (`denyBase`).
+    public var denySources: [DockerProfile] = []
+    var denyBase: [LinuxSyscall] = []
+
+    /// The deny rules for one container: the fixed ones plus each Docker-format set converted for it.
+    public func deny(for context: ConversionContext) throws(WardenError) -> [LinuxSyscall] {
+        var out = denyBase
+        for source in denySources { out += Policy.denials(try source.convert(context)) }
+        return out
+    }
+
+    /// The entries of a profile that deny (a deny set's allow rules, if any, say nothing).
+    static func denials(_ p: LinuxSeccomp) -> [LinuxSyscall] {
+        (p.syscalls ?? []).filter { $0.action.strictness >= SeccompAction.errno.strictness }
+    }
     public var forbiddenFlags: [SeccompFlag]
     public var allowNotify: Bool
     public var defaultAllow: DefaultAllow

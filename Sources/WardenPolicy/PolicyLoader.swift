@@ -86,19 +86,36 @@ extension Policy {
             }
             if let listener = i["listenerPath"] { throw .input("an injected profile cannot use a seccomp agent", path: listener.path) }
         }
-        // deny: a list of rules; the string "builtin" in it stands for the built-in deny rules.
+        // deny: a list of rules; the string "builtin" in it stands for the built-in deny rules, any
+        // other string for a profile file (runtime-spec, Docker or podman format) whose denying rules
+        // are added; a Docker-format one is converted for each container's own capabilities.
         deny = Builtin.denyRules
         if let d = root["deny"] {
             deny = []
+            var base = [LinuxSyscall]()
             for item in try d.expectArray() {
-                if item.string == "builtin" { deny += Builtin.denyRules; continue }
+                if item.string == "builtin" { deny += Builtin.denyRules; base += Builtin.denyRules; continue }
+                if let file = item.string {
+                    let doc = try JSONDocument(contentsOf: file)
+                    do {
+                        let converted = try loadProfile(node: doc.root, context: .dockerDefault)
+                        deny += Self.denials(converted)
+                        if DockerProfile.isDockerFormat(doc.root) { denySources.append(try DockerProfile(node: doc.root)) }
+                        else { base += Self.denials(converted) }
+                    } catch { throw error.inFile(file) }
+                    continue
+                }
                 let rule = try LinuxSyscall(node: item)
                 guard rule.action.strictness >= SeccompAction.errno.strictness else {
                     throw .input("a deny rule must deny: use SCMP_ACT_ERRNO, SCMP_ACT_TRAP or SCMP_ACT_KILL*, not \(rule.action.rawValue)",
                                  path: item.path / "action")
                 }
                 deny.append(rule)
+                base.append(rule)
             }
+            denyBase = base
+        } else {
+            denyBase = deny
         }
         forbiddenFlags = [.specAllow]
         if let f = root["forbiddenFlags"] {

@@ -133,4 +133,30 @@ struct PolicyTests {
         #expect(try warden(["apply", dir]).status == 0)
         #expect(try warden(["check", dir]).status == 0)
     }
+
+    @Test("a Docker-format deny set is converted for each container's own capabilities")
+    func dockerFormatDenySet() throws {
+        let dir = try tempDir("denyset")
+        defer { cleanup(dir) }
+        // Deny chroot unless the container has CAP_SYS_CHROOT (Docker's own shape for such rules).
+        try #"{"defaultAction": "SCMP_ACT_ALLOW", "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}], "syscalls": [{"names": ["chroot"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "excludes": {"caps": ["CAP_SYS_CHROOT"]}}]}"#
+            .write(toFile: dir + "/deny.json", atomically: false, encoding: .utf8)
+        try "{\"deny\": [\"builtin\", \"\(dir)/deny.json\"]}".write(toFile: dir + "/policy.json", atomically: false, encoding: .utf8)
+        chmod(dir + "/policy.json", 0o600)
+        let policy = try Policy.load(file: dir + "/policy.json")
+        #expect(policy.denySources.count == 1)
+        func verdict(caps: [String]) throws -> [String] {
+            let doc = try JSONDocument(contentsOf: Repo.sample("weak-allow") + "/config.json")
+            let config = OCIConfig(document: doc)
+            let process = doc.root["process"]!
+            let capabilities = doc.object(at: process, key: "capabilities")
+            doc.set(.array(caps.map { .string($0) }), at: capabilities, key: "bounding")
+            return try Evaluation.evaluate(config, policy: policy).changes.map(\.description)
+        }
+        // With CAP_SYS_CHROOT the rule is excluded: chroot is not among the changes; without it, it is.
+        #expect(!(try verdict(caps: ["CAP_CHOWN", "CAP_SYS_CHROOT"])).contains { $0.hasPrefix("chroot:") })
+        #expect(try verdict(caps: ["CAP_CHOWN"]).contains { $0.hasPrefix("chroot:") })
+        // The built-in deny rules still apply either way.
+        #expect(try verdict(caps: ["CAP_SYS_CHROOT"]).contains { $0.hasPrefix("keyctl:") })
+    }
 }
