@@ -50,7 +50,7 @@ extension Policy {
     }
 
     static let knownKeys: Set<String> = ["mode", "architectures", "inject", "deny", "forbiddenFlags", "allowNotify",
-                                         "defaultAllow", "exemptions", "auditLog", "comment", "runtimes"]
+                                         "defaultAllow", "exemptions", "auditLog", "comment"]
 
     init(node root: JSONNode, source: String, digest: String) throws(WardenError) {
         try root.rejectUnknownKeys(Self.knownKeys, what: "the policy")
