@@ -79,18 +79,7 @@ extension LinuxSeccomp {
                 architectures!.append(arch)
             }
         }
-        flags = .absent
-        if let f = node["flags"] {
-            if f.isNull {
-                flags = .null
-            } else {
-                var list = [SeccompFlag]()
-                for item in try f.expectArray() {
-                    list.append(try lookup(SeccompFlag.self, item.expectString(), what: "flag", path: item.path))
-                }
-                flags = .list(list)
-            }
-        }
+        flags = try Flags(node: node["flags"])
         listenerPath = try node["listenerPath"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectString(nonEmpty: true) }
         listenerMetadata = try node["listenerMetadata"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectString() }
         if let meta = node["listenerMetadata"], listenerMetadata != nil, listenerPath == nil {
@@ -108,6 +97,19 @@ extension LinuxSeccomp {
            let i = rules.firstIndex(where: { $0.action == .notify }) {
             throw .input("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath", path: s(node, i) / "action")
         }
+    }
+}
+
+extension LinuxSeccomp.Flags {
+    /// `flags` as it stands: absent, `null`, or a list (runc treats the three differently).
+    public init(node: JSONNode?) throws(WardenError) {
+        guard let f = node else { self = .absent; return }
+        if f.isNull { self = .null; return }
+        var list = [SeccompFlag]()
+        for item in try f.expectArray() {
+            list.append(try lookup(SeccompFlag.self, item.expectString(), what: "flag", path: item.path))
+        }
+        self = .list(list)
     }
 }
 

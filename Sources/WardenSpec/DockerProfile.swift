@@ -199,18 +199,7 @@ extension DockerProfile {
             throw .input("both architectures and archMap are given; use one of them (Docker refuses such a profile)", path: node.path / "archMap")
         }
 
-        flags = .absent
-        if let f = node["flags"] {
-            if f.isNull {
-                flags = .null
-            } else {
-                var list = [SeccompFlag]()
-                for item in try f.expectArray() {
-                    list.append(try lookup(SeccompFlag.self, item.expectString(), what: "flag", path: item.path))
-                }
-                flags = .list(list)
-            }
-        }
+        flags = try LinuxSeccomp.Flags(node: node["flags"])
         listenerPath = try node["listenerPath"].flatMap { $0.isNull || $0.string == "" ? nil : $0 }.map { n throws(WardenError) in try n.expectString(nonEmpty: true) }
         listenerMetadata = try node["listenerMetadata"].flatMap { $0.isNull || $0.string == "" ? nil : $0 }.map { n throws(WardenError) in try n.expectString() }
         if let meta = node["listenerMetadata"], listenerMetadata != nil, listenerPath == nil {
