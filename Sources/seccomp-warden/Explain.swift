@@ -72,11 +72,9 @@ struct Explain: ParsableCommand {
     func load(_ path: String) throws(WardenError) -> (LinuxSeccomp?, String) {
         let file = try Bundle.configPath(path)
         let doc = try JSONDocument(contentsOf: file)
-        if doc.root["defaultAction"] != nil {
-            if doc.root["archMap"] != nil || (doc.root["syscalls"]?.elements ?? []).contains(where: { $0["includes"] != nil || $0["excludes"] != nil }) {
-                throw .input("a Docker-format profile (archMap, includes/excludes): convert it to the runtime-spec form first", file: file)
-            }
-            do { return (try LinuxSeccomp(node: doc.root), file) } catch { throw error.inFile(file) }
+        if doc.root["defaultAction"] != nil || doc.root["defaultErrno"] != nil {
+            // Any format: a Docker/podman one is converted as Docker would for its default capabilities.
+            do { return (try loadProfile(node: doc.root, context: .dockerDefault), file) } catch { throw error.inFile(file) }
         }
         return (try OCIConfig(document: doc).seccomp(), file + " (linux.seccomp)")
     }
