@@ -159,4 +159,10 @@ struct PolicyTests {
         // The built-in deny rules still apply either way.
         #expect(try verdict(caps: ["CAP_SYS_CHROOT"]).contains { $0.hasPrefix("keyctl:") })
     }
+
+    @Test("the built-in inject profile is the converted Docker default sample")
+    func builtinInjectIsSample() throws {
+        let sample = try loadProfile(try String(contentsOfFile: Repo.sample("docker-default") + "/seccomp.json", encoding: .utf8))
+        #expect(try Policy.builtin().inject == sample)
+    }
 }
