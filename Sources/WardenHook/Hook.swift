@@ -133,7 +133,7 @@ public enum Hook {
                 return 0
             }
             // A short-lived container may be gone before poststart runs (crun): nothing to check, and we say so.
-            if access("/proc/\(pid)", F_OK) != 0 {
+            if access("/proc/\(pid)", F_OK) != 0 || isZombie(pid) {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
                                 reason: "pid \(pid) exited before poststart could check it")
                 return 0
@@ -161,7 +161,7 @@ public enum Hook {
             return 1
         } catch {
             // The process may exit while we look (a short-lived container under crun): that is not a finding.
-            if let pid, access("/proc/\(pid)", F_OK) != 0 {
+            if let pid, access("/proc/\(pid)", F_OK) != 0 || isZombie(pid) {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
                                 reason: "pid \(pid) exited while poststart was checking it")
                 return 0
@@ -172,5 +172,15 @@ public enum Hook {
             printErr("seccomp-warden hook poststart: \(error)")
             return audit ? 0 : error.exitCode
         }
+    }
+
+    /// An exited process its parent has not reaped yet: /proc still lists it, with no filter to show.
+    static func isZombie(_ pid: Int32) -> Bool {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard let bytes = try? FileIO.readAll(fd: fd, name: "stat", cap: 4096),
+              let paren = bytes.lastIndex(of: UInt8(ascii: ")")), paren + 2 < bytes.count else { return false }
+        return bytes[paren + 2] == UInt8(ascii: "Z") || bytes[paren + 2] == UInt8(ascii: "X")
     }
 }
