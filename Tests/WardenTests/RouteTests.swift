@@ -41,7 +41,7 @@ struct RouteTests {
     /// the next one still runs), then a positive control: a shell that forks a child.
     var script: String {
         let each = Self.probes.map { "/bin/probe \($0.name) || true" }.joined(separator: "; ")
-        return "\(each); /bin/sh -c 'echo forked'; echo alive"
+        return "\(each); /bin/sh -c \"echo forked\"; echo alive"
     }
 
     /// What each probe answered: "ok", an errno name, or "killed" when it printed nothing.
