@@ -95,6 +95,17 @@ extension Policy {
             var base = [LinuxSyscall]()
             for item in try d.expectArray() {
                 if item.string == "builtin" { deny += Builtin.denyRules; base += Builtin.denyRules; continue }
+                // "capability:NAME": one capability of the built-in baseline, with every route to it.
+                if let s = item.string, s.hasPrefix("capability:") {
+                    guard let c = Builtin.capability(named: String(s.dropFirst("capability:".count))) else {
+                        throw .input("unknown capability \"\(s.dropFirst("capability:".count))\" (known: \(Builtin.capabilities.map(\.name).joined(separator: ", ")))",
+                                     path: item.path)
+                    }
+                    let rules = Builtin.rules(c.routes)
+                    deny += rules
+                    base += rules
+                    continue
+                }
                 if let file = item.string {
                     let doc = try JSONDocument(contentsOf: file)
                     do {

@@ -148,4 +148,24 @@ struct RouteTests {
         #expect(r.status == 1, "\(action): \(r.stdout) \(r.stderr)")
         #expect((r.stdout + r.stderr).contains("refuses"), "\(r.stdout) \(r.stderr)")
     }
+
+    @Test("policy show --routes lists each capability with every route; a policy can name capabilities")
+    func capabilities() throws {
+        let show = try warden(["policy", "show", "--routes"])
+        #expect(show.status == 0, "\(show.stderr)")
+        for needle in ["namespaces:", "clone3 => SCMP_ACT_ERRNO(38)", "io_uring_setup", "ioctl(arg1 & 0xffffffff == 0xaa00)", "pidfd_getfd", "fanotify_init"] {
+            #expect(show.stdout.contains(needle), "\(needle) missing:\n\(show.stdout)")
+        }
+        let dir = try tempDir("route-cap")
+        defer { cleanup(dir) }
+        try #"{"deny": ["capability:io_uring"]}"#.write(toFile: dir + "/policy.json", atomically: false, encoding: .utf8)
+        let check = try warden(["check", "--policy", dir + "/policy.json", Repo.sample("weak-allow")])
+        #expect(check.status == 1)
+        #expect((check.stdout + check.stderr).contains("io_uring_setup"), "\(check.stdout)")
+        #expect(!(check.stdout + check.stderr).contains("keyctl"), "\(check.stdout)")
+        try #"{"deny": ["capability:teleport"]}"#.write(toFile: dir + "/bad.json", atomically: false, encoding: .utf8)
+        let bad = try warden(["policy", "check", dir + "/bad.json"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("deny[0]") && bad.stderr.contains("unknown capability"), "\(bad.stderr)")
+    }
 }
