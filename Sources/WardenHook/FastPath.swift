@@ -15,9 +15,10 @@ public enum FastPath {
             armDeadline()
             return Wrapper.run(runtime: runtime, argv: argv)
         }
-        if argv.count >= 3 && argv[1] == "hook" && !argv[2].hasPrefix("-") {
+        // Every `hook` line, `--help` included, goes through the one strict parser (HookCommandLine).
+        if argv.count >= 2 && argv[1] == "hook" {
             armDeadline()
-            return Hook.run(stage: argv[2], arguments: Array(argv.dropFirst(3)))
+            return HookCommandLine.run(Array(argv.dropFirst(2)))
         }
         return nil
     }
