@@ -75,7 +75,7 @@ public enum RuntimeCLI {
         /// The commands that read a bundle's config.json: the only ones the wrapper must understand.
         public let commands: [Command]
 
-        func command(_ name: String) -> Command? { commands.first { $0.name == name } }
+        func command(_ name: [UInt8]) -> Command? { commands.first { same($0.name, name) } }
     }
 
     /// The subcommands that read `<bundle>/config.json` and start a container's process.
@@ -240,15 +240,25 @@ public enum RuntimeCLI {
 
     /// Reads `args` (argv without argv[0]) as `runtime` would.
     public static func parse(_ args: [String], runtime: String) -> Invocation {
+        parse(bytes: args.map { Array($0.utf8) }, runtime: runtime)
+    }
+
+    /// Reads argv (without argv[0]) byte for byte, as the kernel gave it to the wrapper.
+    public static func parse(bytes args: [[UInt8]], runtime: String) -> Invocation {
         // The runtimes pick a subcommand by its exact name (urfave's `Command(name)`, crun's strcmp),
         // and always from a whole argument: when no argument is a bundle command's name, the runtime
         // cannot create a container, whatever else the line says. Everything else goes through as it is,
         // unread, so an option this table does not know never blocks `state`, `kill` or `delete`.
-        guard args.contains(where: { bundleCommands.contains($0) }) else { return Invocation(action: .passThrough) }
+        guard args.contains(where: { a in bundleCommands.contains { same($0, a) } }) else { return Invocation(action: .passThrough) }
         guard let grammar = grammar(for: runtime) else {
             return Invocation(action: .refuse("no command-line table for the runtime \"\(runtime)\": cannot tell which bundle it would read"))
         }
-        return Reader(grammar: grammar).read(args.map { Array($0.utf8) })
+        // A path that is not UTF-8 cannot be named by a Swift String: the wrapper would tighten a
+        // different file than the runtime reads.
+        if let bad = args.first(where: { String(validating: $0, as: UTF8.self) == nil }) {
+            return Invocation(action: .refuse("an argument is not valid UTF-8: \(quoted(String(decoding: bad, as: UTF8.self)))"))
+        }
+        return Reader(grammar: grammar).read(args)
     }
 
     /// One option as the runtime saw it.
@@ -295,7 +305,7 @@ public enum RuntimeCLI {
             guard let first = global.rest.first else { return inv }
             let name = String(decoding: first, as: UTF8.self)
             inv.subcommand = name
-            guard let command = grammar.command(name) else { return inv }
+            guard let command = grammar.command(first) else { return inv }
 
             let parsed: Parsed
             do {
@@ -403,8 +413,7 @@ public enum RuntimeCLI {
         if a.starts(with: [dash, dash]) { a = a.dropFirst(2) }
         if a.first == dash { a = a.dropFirst(1) }
         let name = a.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-        let s = String(decoding: name, as: UTF8.self)
-        return options.contains { $0.names.contains(s) }
+        return options.contains { $0.names.contains { same($0, name) } }
     }
 
     /// urfave's `reorderArgs`: a command's known flags (and the argument after each one without `=`,
@@ -453,7 +462,7 @@ public enum RuntimeCLI {
                 name = Array(name[..<eq])
             }
             let n = String(decoding: name, as: UTF8.self)
-            guard let option = options.first(where: { $0.names.contains(n) }) else {
+            guard let option = options.first(where: { $0.names.contains { same($0, name) } }) else {
                 throw Failure("flag provided but not defined: \(quoted(text))")
             }
             switch option.arity {
@@ -509,7 +518,7 @@ public enum RuntimeCLI {
                 let nameBytes = Array(body[..<(eq ?? body.endIndex)])
                 let name = String(decoding: nameBytes, as: UTF8.self)
                 let text = String(decoding: s, as: UTF8.self)
-                var option = options.first { $0.names.contains(name) }
+                var option = options.first { $0.names.contains { same($0, nameBytes) } }
                 var canonical = name
                 if option == nil {
                     var keys: [String] = []
@@ -573,6 +582,11 @@ public enum RuntimeCLI {
         }
         parsed.rest = Array(args[i...])
         return parsed
+    }
+
+    /// Byte equality: Swift's `==` on String is canonical equivalence, the runtimes compare bytes.
+    static func same<S: Sequence<UInt8>>(_ name: String, _ bytes: S) -> Bool {
+        name.utf8.elementsEqual(bytes)
     }
 
     /// A value as it goes into a message: in double quotes, with quotes, backslashes and control

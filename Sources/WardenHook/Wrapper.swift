@@ -40,14 +40,23 @@ public enum Wrapper {
         return String(cString: r)
     }
 
-    public static func run(runtime name: String, argv: [String]) -> Int32 {
-        let args = Array(argv.dropFirst())
+    /// argv after argv[0], byte for byte: `CommandLine.arguments` replaces invalid UTF-8, and the
+    /// runtime must get exactly what the wrapper was given.
+    public static func rawArguments() -> [[UInt8]] {
+        guard CommandLine.argc > 1 else { return [] }
+        return (1..<Int(CommandLine.argc)).map { i in
+            guard let p = CommandLine.unsafeArgv[i] else { return [] }
+            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+        }
+    }
+
+    public static func run(runtime name: String, arguments args: [[UInt8]]) -> Int32 {
         guard let real = realRuntime(name) else {
             printErr("seccomp-warden-\(name): cannot find the real \(name) (set SECCOMP_WARDEN_RUNTIME, or put \(name) on PATH)")
             return 127
         }
         // The subcommand and the bundle, found exactly where the runtime will find them, or a refusal.
-        let inv = RuntimeCLI.parse(args, runtime: name)
+        let inv = RuntimeCLI.parse(bytes: args, runtime: name)
         let refusal: String?
         switch inv.action {
         case .passThrough: refusal = nil
@@ -137,10 +146,15 @@ public enum Wrapper {
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
-    static func exec(_ path: String, _ args: [String]) -> Int32 {
+    static func exec(_ path: String, _ args: [[UInt8]]) -> Int32 {
         FastPath.disarmDeadline()
-        let all = [path] + args
-        var cargs: [UnsafeMutablePointer<CChar>?] = all.map { strdup($0) }
+        var cargs: [UnsafeMutablePointer<CChar>?] = [strdup(path)]
+        for a in args {
+            let c = UnsafeMutablePointer<CChar>.allocate(capacity: a.count + 1)
+            for (i, b) in a.enumerated() { c[i] = CChar(bitPattern: b) }
+            c[a.count] = 0
+            cargs.append(c)
+        }
         cargs.append(nil)
         execv(path, &cargs)
         printErr("seccomp-warden: cannot exec \(path): \(errnoText(errno))")

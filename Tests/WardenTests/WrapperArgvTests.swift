@@ -27,8 +27,8 @@ private func row(_ runtime: String, _ args: [String], _ expect: ArgvExpect) -> A
     ArgvRow(runtime: runtime, args: args, expect: expect)
 }
 
-/// Every spelling below was checked against runc 1.1.5 and crun 1.8.1 on this machine (where the
-/// runtime would read its bundle from, seen from its own error for a missing folder).
+/// Every spelling below is also run by the real runc and crun ("the table agrees with the real runc
+/// and crun"): the bundle each one reads is seen in its own error for a folder that does not exist.
 enum ArgvTable {
     static let runc: [ArgvRow] = [
         // Plain spellings, as engines send them.
@@ -122,6 +122,19 @@ enum ArgvTable {
         row("runc", "run --root /R id", .refuse("flag provided but not defined: \"--root\"")),
         row("runc", "run --log /L id", .refuse("flag provided but not defined")),
         row("runc", "create --detach id", .refuse("flag provided but not defined: \"--detach\"")),
+        // Attacks on the change itself.
+        row("runc", "run -bundle= id", .refuse("an empty bundle")),
+        row("runc", "run —bundle /W id", .refuse("3 positional arguments")),
+        row("runc", "run id -b", .refuse("0 positional arguments")),
+        row("runc", "run -d id", .bundle(nil)),
+        row("runc", "run id -d -b /W", .bundle("/W")),
+        row("runc", "run -detach -b /W id", .bundle("/W")),
+        row("runc", "run --pid-file /P /X -b /W id", .refuse("2 positional arguments")),
+        row("runc", "run --bundle /W --pid-file=--bundle id", .bundle("/W")),
+        row("runc", "run -b /W id --bundle=/X", .refuse("two forms of the same flag")),
+        row("runc", "run -b /W id -b=/X", .refuse("the bundle is given 2 times")),
+        row("runc", "--criu run create -b /W id", .bundle("/W")),
+        row("runc", "--root /R run -b /W --root /X id", .refuse("flag provided but not defined: \"--root\"")),
     ]
 
     static let crun: [ArgvRow] = [
@@ -217,6 +230,17 @@ enum ArgvTable {
         // Global options after the subcommand are the command's, and unknown to it.
         row("crun", "run --root /R id", .refuse("unrecognized option \"--root\"")),
         row("crun", "run --cgroup-manager=disabled id", .refuse("unrecognized option")),
+        // Attacks on the change itself.
+        row("crun", "run -b= id", .bundle("=")),
+        row("crun", "run —bundle /W id", .refuse("3 positional arguments")),
+        row("crun", "run -d-b/W id", .refuse("invalid option")),
+        row("crun", "run --debug id", .refuse("unrecognized option \"--debug\"")),
+        row("crun", "run --de id", .bundle(nil)),
+        row("crun", "run -?b /W id", .pass),
+        row("crun", "--root run create -b /W id", .bundle("/W")),
+        row("crun", "run --pid-file=--bundle=/X -b /W id", .bundle("/W")),
+        row("crun", "run -b /W id --bundle=/X", .refuse("2 positional arguments")),
+        row("crun", "run --bundle=/a=b id", .bundle("/a=b")),
     ]
 
     static let other: [ArgvRow] = [
@@ -237,6 +261,29 @@ struct WrapperArgvTests {
         case (.refuse(let text), .refuse(let reason)): #expect(reason.contains(text), "\(reason)")
         default: Issue.record("got \(inv.action)")
         }
+    }
+
+    @Test("arguments that are not UTF-8: passed through byte for byte, refused on a bundle command", arguments: ["runc", "crun"])
+    func notUTF8(runtime: String) throws {
+        let bad: [UInt8] = Array("/W".utf8) + [0xff]
+        #expect(RuntimeCLI.parse(bytes: [Array("state".utf8), bad], runtime: runtime).action == .passThrough)
+        guard case .refuse(let reason) = RuntimeCLI.parse(bytes: [Array("run".utf8), Array("-b".utf8), bad, Array("id".utf8)], runtime: runtime).action else {
+            Issue.record("not refused")
+            return
+        }
+        #expect(reason.contains("not valid UTF-8"))
+        // Through the binary: the runtime gets the very bytes (CommandLine.arguments would have replaced 0xff).
+        let dir = try tempDir("argv-bytes")
+        defer { cleanup(dir) }
+        try "#!/bin/sh\nfor a in \"$@\"; do printf '%s' \"$a\" | od -An -tx1 | tr -d ' \\n'; echo; done\n".write(toFile: dir + "/fake", atomically: false, encoding: .utf8)
+        chmod(dir + "/fake", 0o755)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/seccomp-warden-\(runtime)", withDestinationPath: Repo.binary)
+        let r = try sh("SECCOMP_WARDEN_RUNTIME=\(dir)/fake \(dir)/seccomp-warden-\(runtime) state $'x\\xff' ''")
+        #expect(r.stdout == "7374617465\n78ff\n\n", "\(r.stdout) \(r.stderr)")
+        let refused = try sh("SECCOMP_WARDEN_RUNTIME=\(dir)/fake SECCOMP_WARDEN_POLICY=builtin SECCOMP_WARDEN_AUDIT_LOG=\(dir)/audit.log \(dir)/seccomp-warden-\(runtime) run -b $'\(dir)/W\\xff' id")
+        #expect(refused.status == 1)
+        #expect(refused.stdout.isEmpty)
+        #expect(refused.stderr.contains("not valid UTF-8"), "\(refused.stderr)")
     }
 
     @Test("the runtime's --log and --log-format and the container id are read from the same line",
@@ -388,6 +435,53 @@ struct WrapperArgvRuntimeTests {
         cfg["process"] = process
         cfg["root"] = ["path": rootfs, "readonly": false]
         try JSONSerialization.data(withJSONObject: cfg, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: path + "/config.json"))
+    }
+
+    /// Paths in the table (`/W`, `--bundle=/W`, `-b/W`) moved under `dir`, so the real runtime never touches the host's.
+    static func relocate(_ s: String, _ dir: String) -> String {
+        if s.hasPrefix("/") { return dir + s }
+        if s.hasPrefix("-b/") { return "-b" + dir + s.dropFirst(2) }
+        if s.hasPrefix("-db/") { return "-db" + dir + s.dropFirst(3) }
+        if let r = s.range(of: "=/") { return s.replacingCharacters(in: r, with: "=" + dir + "/") }
+        return s
+    }
+
+    /// The table is the runtime's grammar, not a guess at it: every row, run by the real runtime
+    /// against folders that do not exist, shows it reading the bundle the row names (its chdir or
+    /// realpath error), the current folder (config.json not found), or stopping before any bundle.
+    @Test("the table agrees with the real runc and crun", arguments: ArgvTable.runc + ArgvTable.crun)
+    func tableAgrees(row: ArgvRow) throws {
+        // `runc init` is runc's own container init; `--HANG` alone makes crun sleep an hour.
+        if row.args == ["init"] || row.args.contains("--HANG") { return }
+        let dir = try tempDir("argv-agree")
+        defer { cleanup(dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/cwd", withIntermediateDirectories: true)
+        let args = row.args.map { Self.relocate($0, dir) }
+        let r = try run("/usr/bin/env", [row.runtime] + args, cwd: dir + "/cwd")
+        let out = r.stdout + r.stderr
+        // Debian's crun 1.8.1 is built without CRIU: no restore to compare with.
+        if out.contains("unknown command restore") { return }
+        // The runtime's own words when it goes for a bundle (its help text also names config.json).
+        let readBundle = ["chdir ", "realpath `", "JSON specification file", "load `"].contains { out.contains($0) }
+        switch row.expect {
+        case .bundle(let b?):
+            let p = Self.relocate(b, dir)
+            let seen = row.runtime == "runc" ? "chdir \(p): no such file or directory"
+                : p.hasPrefix("/") ? "chdir `\(p)` failed" : "realpath `\(p)` failed"
+            #expect(out.contains(seen), "\(out)")
+        case .bundle(nil):
+            #expect(out.contains(row.runtime == "runc" ? "JSON specification file config.json not found" : "load `config.json`: cannot read the file"), "\(out)")
+        case .pass:
+            #expect(!readBundle, "\(out)")
+        case .refuse(let reason):
+            // The wrapper's own refusals (a second bundle, --config, an empty bundle) are spellings the
+            // runtime takes; every other refusal is one the runtime makes too, before reading a bundle.
+            let ours = ["given 2 times", "--config", "empty bundle"].contains { reason.contains($0) }
+            if !ours {
+                #expect(r.status != 0, "\(out)")
+                #expect(!readBundle, "\(out)")
+            }
+        }
     }
 
     @Test("control: the same bundle run by the real runtime without the wrapper shows Seccomp 0", arguments: ["runc", "crun"])
