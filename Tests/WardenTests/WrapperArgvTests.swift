@@ -124,6 +124,7 @@ enum ArgvTable {
         row("runc", "create --detach id", .refuse("flag provided but not defined: \"--detach\"")),
         // Attacks on the change itself.
         row("runc", "run -bundle= id", .refuse("an empty bundle")),
+        row("runc", "run -d= id", .refuse("invalid boolean value \"\" for -d")),
         row("runc", "run —bundle /W id", .refuse("3 positional arguments")),
         row("runc", "run id -b", .refuse("0 positional arguments")),
         row("runc", "run -d id", .bundle(nil)),
