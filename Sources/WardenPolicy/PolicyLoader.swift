@@ -50,7 +50,7 @@ extension Policy {
     }
 
     static let knownKeys: Set<String> = ["mode", "architectures", "inject", "deny", "forbiddenFlags", "allowNotify",
-                                         "defaultAllow", "exemptions", "auditLog", "comment"]
+                                         "defaultAllow", "exemptions", "auditLog", "comment", "allowAnnotations"]
 
     init(node root: JSONNode, source: String, digest: String) throws(WardenError) {
         try root.rejectUnknownKeys(Self.knownKeys, what: "the policy")
@@ -136,6 +136,13 @@ extension Policy {
             }
         }
         allowNotify = try root["allowNotify"]?.expectBool() ?? false
+        for item in try root["allowAnnotations"]?.expectArray() ?? [] {
+            let key = try item.expectString(nonEmpty: true)
+            guard RuntimeReading.allCases.contains(where: { $0.filterAnnotations.contains { $0.key == key } }) else {
+                throw .input("\"\(key)\" is not an annotation any runtime reads to change the filter", path: item.path)
+            }
+            allowAnnotations.append(key)
+        }
         defaultAllow = .tighten
         if let d = root["defaultAllow"] {
             defaultAllow = try lookup(DefaultAllow.self, d.expectString(), what: "defaultAllow choice", path: d.path)

@@ -133,3 +133,20 @@ public enum Compiler {
         }
     }
 }
+
+extension RuntimeReading {
+    /// Annotations this runtime reads that change or replace the seccomp filter `linux.seccomp`
+    /// describes. Whoever creates a container writes its annotations, so each is a way around the
+    /// profile we proved: a container carrying one is refused unless the policy allows the key.
+    public var filterAnnotations: [(key: String, effect: String)] {
+        switch self {
+        case .runc: []
+        case .crun: [
+            ("run.oci.seccomp_bpf_data", "a base64 BPF program loaded instead of linux.seccomp"),
+            ("run.oci.seccomp.receiver", "a socket that receives the seccomp notify listener"),
+            ("run.oci.seccomp.plugins", "libraries loaded to answer seccomp notifications"),
+            ("run.oci.seccomp_fail_unknown_syscall", "refuses unknown syscall names instead of skipping them"),
+        ]
+        }
+    }
+}

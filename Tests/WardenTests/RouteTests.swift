@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import WardenSeccomp
 
 /// The guarantee by every route, with real containers: after `apply`, every route to a baseline
 /// capability fails inside the container (the syscall, clone/clone3/unshare with namespace flags,
@@ -167,5 +168,41 @@ struct RouteTests {
         let bad = try warden(["policy", "check", dir + "/bad.json"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("deny[0]") && bad.stderr.contains("unknown capability"), "\(bad.stderr)")
+    }
+}
+
+/// Annotations a runtime reads that replace or change the filter: whoever creates the container writes them.
+@Suite("Filter-changing annotations")
+struct FilterAnnotationTests {
+    @Test("a container carrying one is refused by check and apply, unless the policy allows the key",
+          arguments: RuntimeReading.crun.filterAnnotations.map(\.key))
+    func refused(key: String) throws {
+        let dir = try tempDir("annot")
+        defer { cleanup(dir) }
+        let text = try String(contentsOfFile: Repo.sample("docker-default") + "/config.json", encoding: .utf8)
+        var config = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        config["annotations"] = [key: "AAAA"]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))
+        let check = try warden(["check", dir + "/config.json"])
+        #expect(check.status == 1)
+        #expect((check.stdout + check.stderr).contains(key), "\(check.stdout) \(check.stderr)")
+        let apply = try warden(["apply", dir + "/config.json"])
+        #expect(apply.status == 1, "\(apply.stdout) \(apply.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")) == before)
+        // The site can allow a key it trusts (positive control: the same file then tightens).
+        try #"{"allowAnnotations": ["\#(key)"]}"#.write(toFile: dir + "/policy.json", atomically: false, encoding: .utf8)
+        let allowed = try warden(["apply", "--policy", dir + "/policy.json", dir + "/config.json"])
+        #expect(allowed.status == 0, "\(allowed.stdout) \(allowed.stderr)")
+    }
+
+    @Test("allowAnnotations names only keys a runtime reads")
+    func unknownKey() throws {
+        let dir = try tempDir("annot-bad")
+        defer { cleanup(dir) }
+        try #"{"allowAnnotations": ["org.example/anything"]}"#.write(toFile: dir + "/policy.json", atomically: false, encoding: .utf8)
+        let r = try warden(["policy", "check", dir + "/policy.json"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("allowAnnotations[0]"), "\(r.stderr)")
     }
 }
