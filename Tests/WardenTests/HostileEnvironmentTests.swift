@@ -95,13 +95,17 @@ struct HostileEnvironmentTests {
         #expect(execs.count == (entry == "wrapper" ? 3 : 2), "\(execs)")
         if entry == "wrapper" { #expect(execs.last?.contains("execve(\"/bin/true\"") == true) }
         #expect(!lines.contains { $0.contains(" clone(") || $0.contains(" clone3(") || $0.contains(" fork(") || $0.contains(" vfork(") }, "\(lines)")
+        // The temporary file: a random name, created relative to the bundle folder's descriptor, never
+        // through a symlink or over an existing file.
+        let temporary = #/openat\((\d+), "\.config\.json\.seccomp-warden\.[0-9a-f]{16}\.tmp", O_WRONLY\|O_CREAT\|O_EXCL\|O_NONBLOCK\|O_NOFOLLOW/#
         for l in lines where l.contains("open") && (l.contains("O_WRONLY") || l.contains("O_RDWR") || l.contains("O_CREAT")) {
             // out.json is the shell's own redirection of stdout.
-            let allowed = l.contains("\(b)/.config.json.seccomp-warden.tmp") || l.contains("\(dir)/audit.log") || l.contains("\(dir)/out.json")
+            let allowed = l.contains(temporary) || l.contains("\(dir)/audit.log") || l.contains("\(dir)/out.json")
             #expect(allowed, "unexpected write: \(l)")
         }
         for l in lines where l.contains("rename") {
-            #expect(l.contains("\(b)/.config.json.seccomp-warden.tmp\", \"\(b)/config.json\""), "\(l)")
+            #expect(l.contains(#/renameat\((\d+), "\.config\.json\.seccomp-warden\.[0-9a-f]{16}\.tmp", \1, "config\.json"\) = 0/#), "\(l)")
         }
+        if entry == "wrapper" { #expect(lines.contains { $0.contains(temporary) } && lines.contains { $0.contains("renameat(") }, "\(lines)") }
     }
 }
