@@ -74,8 +74,9 @@ public enum AuditLog {
 enum LogFile {
     /// Opens `path` with O_APPEND|O_CREAT|O_NOFOLLOW|O_NONBLOCK and writes `bytes` in one write(2), if
     /// and only if it is a regular file: a FIFO, a device or a socket is never written (nor, where it
-    /// can be seen first, opened), a symlink never followed, and nothing can block. Returns why it was
-    /// not written, or nil.
+    /// can be seen first, opened), a symlink never followed, and nothing can block. Nor is a file with
+    /// a second hard link (another name for, say, /etc/passwd, made in a folder others can write) or
+    /// one another user owns (they could rewrite the records). Returns why it was not written, or nil.
     static func append(_ path: String, _ bytes: [UInt8]) -> String? {
         var st = stat()
         if lstat(path, &st) == 0 {
@@ -91,6 +92,8 @@ enum LogFile {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             return "is \(FileIO.fileTypeName(st.st_mode)), not a regular file; not written"
         }
+        if st.st_nlink != 1 { return "has \(st.st_nlink) hard links; not written (a log is written under its one name only)" }
+        if st.st_uid != 0 && st.st_uid != geteuid() { return "is owned by uid \(st.st_uid); not written (they could rewrite it)" }
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         if n != bytes.count { return n < 0 ? "cannot write: \(errnoText(errno))" : "short write" }
         return nil

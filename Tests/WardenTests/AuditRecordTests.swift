@@ -140,6 +140,20 @@ struct AuditRecordTests {
         #expect(AuditRecord.lines(dir + "/audit.log").count == 1)
     }
 
+    @Test("an audit log with a second hard link, or owned by another user, is not written; the decision stands",
+          arguments: ["hardlink", "owner"])
+    func auditLogNotOurs(kind: String) throws {
+        let dir = try realTempDir("audit-nlink")
+        defer { cleanup(dir) }
+        let b = try bundle(dir)
+        try "precious\n".write(toFile: dir + "/audit.log", atomically: false, encoding: .utf8)
+        if kind == "hardlink" { _ = try sh("ln \(dir)/audit.log \(dir)/passwd") } else { _ = try sh("chown 65534 \(dir)/audit.log") }
+        let r = try warden(["hook", "createRuntime"], input: state(b, id: "nlink"), env: ["SECCOMP_WARDEN_AUDIT_LOG": dir + "/audit.log"])
+        #expect(r.status == 1 && r.stderr.contains("falls short"), "\(r.stderr)")
+        #expect(r.stderr.contains(kind == "hardlink" ? "has 2 hard links; not written" : "is owned by uid 65534; not written"), "\(r.stderr)")
+        #expect(readText(dir + "/audit.log") == "precious\n")
+    }
+
     @Test("the runtime's --log: a FIFO or a symlink is never written and never blocks the refusal", arguments: ["fifo", "symlink"])
     func runtimeLogNotRegular(kind: String) throws {
         let dir = try realTempDir("audit-rtlog")

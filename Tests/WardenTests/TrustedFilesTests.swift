@@ -186,6 +186,17 @@ struct TrustedFilesTests {
         #expect(r.status == 1 && r.stderr.contains("is owned by uid \(TrustCase.user)"), "\(r.stderr)")
     }
 
+    @Test("a symlink loop on the path ends with an error at once, not a hang")
+    func symlinkLoop() throws {
+        let dir = try realTempDir("trust-loop")
+        defer { cleanup(dir) }
+        _ = try sh("ln -s \(dir)/a \(dir)/b && ln -s \(dir)/b \(dir)/a")
+        let r = try warden(["apply", dir + "/a"])
+        #expect(r.status == 2 && r.stderr.contains("symlink"), "\(r.stderr)")
+        let g = try warden(["hook", "createRuntime"], input: state(dir + "/a/x"), env: ["SECCOMP_WARDEN_AUDIT_LOG": dir + "/audit.log"])
+        #expect(g.status == 2 && g.stderr.contains("too many levels of symlinks"), "\(g.stderr)")
+    }
+
     @Test("a FIFO at a temporary file's name (the old fixed one, a random-looking one) never blocks apply or the wrapper")
     func fifoAtTemporaryName() throws {
         let dir = try realTempDir("trust-fifo")
