@@ -42,7 +42,7 @@ public enum Hook {
         let stage = "precreate"
         do {
             let config = OCIConfig(document: try JSONDocument(bytes: input, name: "<stdin config>"))
-            let e = try Evaluation.evaluate(config, policy: policy)
+            let e = try Evaluation.evaluate(config, policy: policy, cache: .standard())
             let id = try? config.annotations().first { $0.0 == "io.podman.annotations.container-name" || $0.0 == "io.container.manager" }?.1
             switch e.verdict {
             case .injected, .tightened:
@@ -88,7 +88,7 @@ public enum Hook {
             bundle = state.bundle
             let config = try Bundle.loadConfig(state.bundle)
             // A gate only judges: the tightened profile is never written, so it is not compiled either.
-            let e = try Evaluation.evaluate(config, policy: policy, needsProfile: false)
+            let e = try Evaluation.evaluate(config, policy: policy, needsProfile: false, cache: .standard())
             switch e.verdict {
             case .compliant, .exempt:
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: e.verdict.rawValue, summary: [], reason: e.reason)
