@@ -11,6 +11,8 @@ public struct SyscallFinding: Equatable, Sendable {
     /// The first case that falls short.
     public var nr: Int32
     public var args: [UInt64]
+    /// seccomp_data.instruction_pointer of that case (0 unless the filters compare it).
+    public var instructionPointer: UInt64 = 0
     public var got: FilterReturn
     public var required: FilterReturn
     /// How many emulated cases fell short, over all architectures.
@@ -19,7 +21,8 @@ public struct SyscallFinding: Equatable, Sendable {
     public var description: String {
         let arches = architectures.map(\.libseccompName).joined(separator: ", ")
         let argText = args.allSatisfy { $0 == 0 } ? "" : " args " + args.map { "0x" + String($0, radix: 16) }.joined(separator: ",")
-        return "\(name): the loaded filters give \(got), the policy requires \(required) (\(arches); nr \(nr)\(argText); \(cases) case\(cases == 1 ? "" : "s"))"
+        let ipText = instructionPointer == 0 ? "" : " instruction pointer 0x" + String(instructionPointer, radix: 16)
+        return "\(name): the loaded filters give \(got), the policy requires \(required) (\(arches); nr \(nr)\(argText)\(ipText); \(cases) case\(cases == 1 ? "" : "s"))"
     }
 }
 
@@ -135,6 +138,7 @@ public struct PolicyProbes {
         var order = [String]()
         var cases = 0
         var errors = [String]()
+        let ips = PolicyProbes.instructionPointers(chain)
         for probe in probes {
             var queue = probe.samples
             var seen = Set(queue)
@@ -143,38 +147,76 @@ public struct PolicyProbes {
             // anything else is done once (the rest of the syscalls' comparisons), then resumed per case.
             let denyStart = denyProgram.start(nr: probe.nr, arch: probe.auditArch)
             let chainStart = chain.start(nr: probe.nr, arch: probe.auditArch)
-            while next < queue.count && next < maxCases {
+            sampling: while next < queue.count && next < maxCases {
                 let args = queue[next]
                 next += 1
-                let data = SeccompData(nr: probe.nr, arch: probe.auditArch, args: args)
-                cases += 1
-                var observer = Flips(args: args, is32Bit: PolicyProbes.is32Bit(probe.arch))
-                let required: FilterReturn, got: FilterReturn
-                do {
-                    if let denyStart {
-                        required = try denyProgram.run(data, from: denyStart, observer: &observer)
-                    } else {
-                        required = try denyProgram.run(data, observer: &observer)
+                for ip in ips {
+                    let data = SeccompData(nr: probe.nr, arch: probe.auditArch, instructionPointer: ip, args: args)
+                    cases += 1
+                    var observer = Flips(args: args, is32Bit: PolicyProbes.is32Bit(probe.arch))
+                    let required: FilterReturn, got: FilterReturn
+                    do {
+                        if let denyStart {
+                            required = try denyProgram.run(data, from: denyStart, observer: &observer)
+                        } else {
+                            required = try denyProgram.run(data, observer: &observer)
+                        }
+                        got = try chain.run(data, from: chainStart, observer: &observer)
+                    } catch {
+                        if errors.count < 5 { errors.append("\(probe.name) on \(probe.arch.libseccompName): \(error)") }
+                        break sampling
                     }
-                    got = try chain.run(data, from: chainStart, observer: &observer)
-                } catch {
-                    if errors.count < 5 { errors.append("\(probe.name) on \(probe.arch.libseccompName): \(error)") }
-                    break
-                }
-                for candidate in observer.candidates where seen.insert(candidate).inserted { queue.append(candidate) }
-                guard required.isStricter(than: got) else { continue }
-                if var f = findings[probe.name] {
-                    f.cases += 1
-                    if !f.architectures.contains(probe.arch) { f.architectures.append(probe.arch) }
-                    findings[probe.name] = f
-                } else {
-                    order.append(probe.name)
-                    findings[probe.name] = SyscallFinding(name: probe.name, architectures: [probe.arch], nr: probe.nr,
-                                                          args: args, got: got, required: required, cases: 1)
+                    for candidate in observer.candidates where seen.insert(candidate).inserted { queue.append(candidate) }
+                    guard required.isStricter(than: got) else { continue }
+                    if var f = findings[probe.name] {
+                        f.cases += 1
+                        if !f.architectures.contains(probe.arch) { f.architectures.append(probe.arch) }
+                        findings[probe.name] = f
+                    } else {
+                        order.append(probe.name)
+                        findings[probe.name] = SyscallFinding(name: probe.name, architectures: [probe.arch], nr: probe.nr,
+                                                              args: args, instructionPointer: ip, got: got, required: required, cases: 1)
+                    }
                 }
             }
         }
         return (order.map { findings[$0]! }, cases, errors)
+    }
+}
+
+extension PolicyProbes {
+    /// Instruction-pointer values to emulate a chain with: 0, and where a program loads either half of
+    /// seccomp_data.instruction_pointer, every constant its conditional jumps compare with and the values
+    /// beside them, for each half (a sampled stand-in until the path-walking proof judges the chain).
+    static func instructionPointers(_ chain: FilterChain) -> [UInt64] {
+        var constants = Set<UInt32>()
+        var loadsLow = false, loadsHigh = false
+        for p in chain.programs {
+            let low = p.instructions.contains { $0.code == 0x20 && $0.k == 8 }
+            let high = p.instructions.contains { $0.code == 0x20 && $0.k == 12 }
+            guard low || high else { continue }
+            loadsLow = loadsLow || low
+            loadsHigh = loadsHigh || high
+            for ins in p.instructions where [0x15, 0x25, 0x35, 0x45].contains(ins.code) {
+                constants.formUnion([ins.k, ins.k &+ 1, ins.k &- 1, ~ins.k])
+            }
+        }
+        guard loadsLow || loadsHigh else { return [0] }
+        constants.formUnion([0, 1, 0xffff_ffff])
+        let words = constants.sorted()
+        let lows = loadsLow ? words : [0]
+        let highs = loadsHigh ? words : [0]
+        var out = [UInt64]()
+        var seen = Set<UInt64>()
+        func add(_ v: UInt64) { if seen.insert(v).inserted { out.append(v) } }
+        add(0)
+        for l in lows { add(UInt64(l)) }
+        for h in highs { add(UInt64(h) << 32) }
+        // Both halves together while that stays small; each half alone above.
+        if lows.count * highs.count <= 256 {
+            for h in highs { for l in lows { add(UInt64(h) << 32 | UInt64(l)) } }
+        }
+        return out
     }
 }
 

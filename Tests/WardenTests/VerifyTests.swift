@@ -154,17 +154,21 @@ struct VerifyTests {
         expectRunningUntraced(c)
     }
 
-    @Test("without CAP_SYS_ADMIN it says ptrace is not permitted, checks /proc only, and leaves the process untraced")
-    func ptraceNotPermitted() throws {
+    @Test("without CAP_SYS_ADMIN (or CAP_SYS_PTRACE) verify is an error (exit 2), not a /proc-only pass, and leaves the process untraced",
+          arguments: ["cap_sys_admin", "cap_sys_ptrace"])
+    func ptraceNotPermitted(cap: String) throws {
         let dir = try tempDir("verify-noptrace")
         defer { cleanup(dir) }
-        let b = try bundle("weak-allow", in: dir, apply: false)
+        let b = try bundle("weak-allow", in: dir, apply: true)
         let c = try start("runc", bundle: b, tag: "noptrace")
         defer { c.stop() }
-        let r = try sh("capsh --drop=cap_sys_admin -- -c '\(Repo.binary) verify --pid \(c.pid)'", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
-        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
-        #expect(r.stdout.contains("ptrace is not permitted"), "\(r.stdout)")
-        #expect(r.stdout.contains("/proc checks only"), "\(r.stdout)")
+        // Positive control: with every capability the same container holds.
+        let ok = try warden(["verify", "--pid", String(c.pid)])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        let r = try sh("capsh --drop=\(cap) -- -c '\(Repo.binary) verify --pid \(c.pid)'", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("verify needs root privileges it does not have: \(cap.uppercased())"), "\(r.stderr)")
+        #expect(!r.stdout.contains("HOLDS"), "\(r.stdout)")
         expectRunningUntraced(c)
     }
 
