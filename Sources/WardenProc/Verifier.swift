@@ -250,7 +250,7 @@ public final class Verifier {
                     + (t.status.seccomp == .disabled ? ": no seccomp filter" : t.status.seccomp == .strict ? ": strict mode, not a filter" : ", Seccomp_filters \(t.status.filters ?? 0)")
             }.joined(separator: "; ")
             report.checks.append(.init("seccomp mode", .finding,
-                                       "\(weak.count) of \(live.count) threads not in filter mode: \(shown)" + (weak.count > 4 ? "; and \(weak.count - 4) more" : "")))
+                                       "\(summary): \(weak.count) of \(live.count) threads not in filter mode: \(shown)" + (weak.count > 4 ? "; and \(weak.count - 4) more" : "")))
         }
 
         // 2. NoNewPrivs as config.json asks.

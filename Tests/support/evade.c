@@ -20,8 +20,8 @@
  *                       neither hang nor miss the long-lived ones)
  *   evade strict        pid 1 loads the strict filter with TSYNC (every thread), a positive control
  * The strict filter: x86_64 only (other architectures and x32 numbers are killed), pause,
- * rt_sigreturn, restart_syscall, wait4, exit, exit_group, write, nanosleep, clock_nanosleep allowed,
- * everything else EPERM. */
+ * rt_sigreturn, restart_syscall, wait4, exit, exit_group, write, nanosleep, clock_nanosleep,
+ * rt_sigprocmask, futex, munmap, madvise allowed, everything else EPERM. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -59,6 +59,10 @@ static struct sock_filter strict_insns[] = {
     ALLOW_NR(SYS_write),
     ALLOW_NR(SYS_nanosleep),
     ALLOW_NR(SYS_clock_nanosleep),
+    ALLOW_NR(SYS_rt_sigprocmask),
+    ALLOW_NR(SYS_futex),
+    ALLOW_NR(SYS_munmap),
+    ALLOW_NR(SYS_madvise),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 };
 
@@ -94,15 +98,23 @@ static void forever(void) {
     for (;;) pause();
 }
 
+static volatile int sleeper_started;
+
 static void *sleeper(void *arg) {
     (void)arg;
+    sleeper_started = 1;
     forever();
     return NULL;
 }
 
+/* Starts a thread that sleeps, and returns once it is asleep (past its start-up calls). */
 static void second_thread(void) {
     pthread_t t;
     if (pthread_create(&t, NULL, sleeper, NULL) != 0) { fprintf(stderr, "evade: pthread_create failed\n"); exit(1); }
+    struct timespec ts = {0, 1000 * 1000};
+    while (!sleeper_started) nanosleep(&ts, NULL);
+    ts.tv_nsec = 50 * 1000 * 1000;
+    nanosleep(&ts, NULL);
 }
 
 static void *short_thread(void *arg) {
@@ -177,6 +189,11 @@ static int late_thread(void) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
+    /* The mask is inherited through the runtime from whoever started it (a test runner may block it). */
+    sigset_t usr1set;
+    sigemptyset(&usr1set);
+    sigaddset(&usr1set, SIGUSR1);
+    sigprocmask(SIG_UNBLOCK, &usr1set, NULL);
     ready("late-thread");
     while (!usr1) pause();
     second_thread();

@@ -1,0 +1,402 @@
+import Foundation
+import Testing
+@testable import WardenPolicy
+@testable import WardenProc
+@testable import WardenSeccomp
+
+/// The verifier against containers that try to look compliant (Tests/support/evade.c), each with a
+/// positive control: the same program in a properly filtered container verifies as holding.
+/// Every container lives under a private state root and is killed and deleted on every exit path.
+@Suite("Verify evasions", .serialized)
+struct VerifyEvasionTests {
+    static let runtimes = ["runc", "crun"]
+
+    /// A detached container; `stop()` kills its processes from the host and deletes it.
+    struct Box {
+        var runtime: String
+        var id: String
+        var bundle: String
+        var root: String
+        var pid: Int32
+
+        func stop() {
+            // runc's delete -f leaves the threads of a container whose leader exited: kill from the host.
+            if pid > 0 { kill(pid, SIGKILL) }
+            for _ in 0..<40 where kill(pid, 0) == 0 && !readText("/proc/\(pid)/stat").contains(") Z") { usleep(50_000) }
+            let cmd = runtime == "runc" ? "runc --root \(root) delete -f \(id)" : "crun_ns --root \(root) delete -f \(id)"
+            _ = try? VerifyEvasionTests.shell(cmd + " >/dev/null 2>&1; true")
+        }
+    }
+
+    static func shell(_ script: String) throws -> Result {
+        try sh("source \(Repo.root)/Tests/support/runtime.sh\nsource \(Repo.root)/Tests/support/evade.sh\n" + script,
+               env: ["WARDEN": Repo.binary])
+    }
+
+    func shell(_ script: String) throws -> Result { try Self.shell(script) }
+
+    /// A bundle running `evade MODE` from `sample`, tightened by `apply` when asked.
+    func bundle(_ sample: String, mode: String, in dir: String, apply: Bool, caps: [String] = []) throws -> String {
+        let b = dir + "/b-\(mode)-\(apply ? "applied" : "raw")"
+        let r = try shell("make_evade_bundle \(Repo.sample(sample))/config.json \(b) \(mode) \(caps.joined(separator: " "))")
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        if apply {
+            let a = try warden(["apply", b])
+            #expect(a.status == 0, "\(a.stdout) \(a.stderr)")
+        }
+        return b
+    }
+
+    /// Starts the bundle detached under `root` and waits for `ready` in the container's output.
+    func start(_ runtime: String, bundle: String, tag: String, root: String, ready: String?) throws -> Box {
+        let id = "\(tag)-\(runtime)-\(UInt32.random(in: 0...UInt32.max))"
+        // The pid from --pid-file: `state` reports a container whose leader exited as stopped, without its pid.
+        let script = runtime == "runc"
+            ? "cd \(bundle) && runc --root \(root) run -d --pid-file \(bundle)/pid \(id) </dev/null >\(bundle)/log 2>&1 && cat \(bundle)/pid"
+            : "cd \(bundle) && crun_ns --cgroup-manager=disabled --root \(root) run -d --pid-file \(bundle)/pid \(id) </dev/null >\(bundle)/log 2>&1 && cat \(bundle)/pid"
+        let r = try shell(script)
+        let pid = Int32(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let box = Box(runtime: runtime, id: id, bundle: bundle, root: root, pid: pid)
+        if r.status != 0 || pid <= 0 {
+            box.stop()
+            Issue.record("\(runtime) run -d failed: \(r.stdout) \(r.stderr) \(readText(bundle + "/log"))")
+            throw CancellationError()
+        }
+        if let ready {
+            let w = try shell("wait_for_line \(bundle)/log '\(ready)' 15")
+            if w.status != 0 {
+                box.stop()
+                Issue.record("\(id): no '\(ready)' in its output: \(readText(bundle + "/log"))")
+                throw CancellationError()
+            }
+        }
+        return box
+    }
+
+    func verify(_ box: Box, _ extra: [String] = []) throws -> Result {
+        try warden(["verify", "--root", box.root, "--container", box.id] + extra)
+    }
+
+    func json(_ r: Result) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    func target(_ r: Result) -> [String: Any] {
+        ((json(r)["targets"] as? [[String: Any]]) ?? []).first ?? [:]
+    }
+
+    func checks(_ t: [String: Any]) -> [[String: Any]] { (t["checks"] as? [[String: Any]]) ?? [] }
+
+    /// No task of the process is traced or stopped after verify (every one was detached).
+    func expectUntraced(_ box: Box) {
+        for tid in ProcFS.threads(of: box.pid) {
+            let status = readText("/proc/\(box.pid)/task/\(tid)/status")
+            let state = status.split(separator: "\n").first { $0.hasPrefix("State:") } ?? ""
+            if status.isEmpty || state.contains("Z (zombie)") { continue }  // exited meanwhile
+            #expect(status.contains("TracerPid:\t0\n"), "tid \(tid): \(status)")
+            #expect(!state.contains("(stopped)") && !state.contains("(tracing stop)"), "tid \(tid): \(state)")
+        }
+    }
+
+    // MARK: - Threads
+
+    @Test("a strict filter on the main thread only (no TSYNC) while a second thread keeps the weak one: exit 1, the thread named; control holds",
+          arguments: runtimes)
+    func mainThreadOnly(runtime: String) throws {
+        let dir = try tempDir("evade-nosync-\(runtime)")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let weak = try start(runtime, bundle: try bundle("weak-allow", mode: "nosync", in: dir, apply: false),
+                             tag: "nosync", root: root, ready: "evade nosync ready")
+        defer { weak.stop() }
+        let r = try verify(weak)
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("FALLS SHORT"), "\(r.stdout)")
+        #expect(r.stdout.contains("2 distinct chains"), "\(r.stdout)")
+        let second = try #require(ProcFS.threads(of: weak.pid).first { $0 != weak.pid })
+        #expect(r.stdout.contains("keyctl: the loaded filters give ALLOW"), "\(r.stdout)")
+        #expect(r.stdout.contains("in pid \(weak.pid) tid \(second) (evade)"), "\(r.stdout)")
+        let j = try verify(weak, ["--json"])
+        #expect(target(j)["status"] as? String == "falls_short", "\(j.stdout)")
+        #expect(target(j)["tasksRead"] as? Int == 2, "\(j.stdout)")
+        expectUntraced(weak)
+
+        // Control: under the tightened profile both threads carry the baseline.
+        let good = try start(runtime, bundle: try bundle("weak-allow", mode: "nosync", in: dir, apply: true),
+                             tag: "nosync-ok", root: root, ready: "evade nosync ready")
+        defer { good.stop() }
+        let c = try verify(good, ["--json"])
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+        #expect(target(c)["status"] as? String == "holds", "\(c.stdout)")
+        #expect(target(c)["tasksRead"] as? Int == 2, "\(c.stdout)")
+        expectUntraced(good)
+    }
+
+    @Test("a leader that pthread_exit()s while a thread lives on is read through the live thread: weak falls short, tightened holds",
+          arguments: runtimes)
+    func zombieLeader(runtime: String) throws {
+        let dir = try tempDir("evade-leader-\(runtime)")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let weak = try start(runtime, bundle: try bundle("weak-allow", mode: "leader-exit", in: dir, apply: false),
+                             tag: "leader", root: root, ready: "evade leader-exit ready")
+        defer { weak.stop() }
+        // The leader is a zombie before we look.
+        for _ in 0..<40 where !readText("/proc/\(weak.pid)/task/\(weak.pid)/status").contains("Z (zombie)") { usleep(50_000) }
+        #expect(readText("/proc/\(weak.pid)/task/\(weak.pid)/status").contains("Z (zombie)"))
+        let r = try verify(weak)
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("FALLS SHORT"), "\(r.stdout)")
+        #expect(r.stdout.contains("(and 1 exited, not counted"), "\(r.stdout)")
+        #expect(r.stdout.contains("syscall keyctl"), "\(r.stdout)")
+        expectUntraced(weak)
+
+        let good = try start(runtime, bundle: try bundle("weak-allow", mode: "leader-exit", in: dir, apply: true),
+                             tag: "leader-ok", root: root, ready: "evade leader-exit ready")
+        defer { good.stop() }
+        for _ in 0..<40 where !readText("/proc/\(good.pid)/task/\(good.pid)/status").contains("Z (zombie)") { usleep(50_000) }
+        let c = try verify(good, ["--json"])
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+        let t = target(c)
+        #expect(t["status"] as? String == "holds", "\(c.stdout)")
+        #expect(t["tasksRead"] as? Int == 1, "\(c.stdout)")
+        #expect(((t["loadedFilters"] as? [Int]) ?? []).count >= 1, "\(c.stdout)")
+        expectUntraced(good)
+    }
+
+    @Test("a child that already ptraces pid 1: pid 1 cannot be read, so the container is UNVERIFIED (exit 1); control holds",
+          arguments: runtimes)
+    func tracedInit(runtime: String) throws {
+        let dir = try tempDir("evade-trace-\(runtime)")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let weak = try start(runtime, bundle: try bundle("weak-allow", mode: "trace-init", in: dir, apply: false),
+                             tag: "trace", root: root, ready: "evade trace-init ready")
+        defer { weak.stop() }
+        #expect(readText(weak.bundle + "/log").contains("attached to 1"), "\(readText(weak.bundle + "/log"))")
+        let tracer = readText("/proc/\(weak.pid)/status").split(separator: "\n").first { $0.hasPrefix("TracerPid:") } ?? ""
+        #expect(!tracer.hasSuffix("\t0"), "\(tracer)")
+        let r = try verify(weak)
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("UNVERIFIED"), "\(r.stdout)")
+        #expect(r.stdout.contains("pid \(weak.pid) tid \(weak.pid) (evade): already traced by pid"), "\(r.stdout)")
+        let j = try verify(weak, ["--json"])
+        #expect(j.status == 1)
+        #expect(json(j)["status"] as? String == "unverified", "\(j.stdout)")
+        #expect(json(j)["holds"] as? Bool == false)
+        let t = target(j)
+        #expect(t["status"] as? String == "unverified", "\(j.stdout)")
+        #expect(checks(t).contains { $0["check"] as? String == "loaded filters" && $0["status"] as? String == "unverified" }, "\(j.stdout)")
+        // What could be read was: the tracer's own (strict) chain.
+        #expect(t["tasksRead"] as? Int == 1, "\(j.stdout)")
+        let p = try verify(weak, ["--format", "prometheus"])
+        #expect(p.status == 1)
+        #expect(p.stdout.contains("seccomp_warden_unverified{container=\"\(weak.id)\",runtime=\"\(runtime)\",pid=\"\(weak.pid)\"} 1"), "\(p.stdout)")
+        #expect(p.stdout.contains("seccomp_warden_verify_ok 0"), "\(p.stdout)")
+        #expect(p.stdout.contains("seccomp_warden_scrape_error 0"), "\(p.stdout)")
+
+        // Control: the tightened profile denies ptrace, so nothing is attached and everything is read.
+        let good = try start(runtime, bundle: try bundle("weak-allow", mode: "trace-init", in: dir, apply: true),
+                             tag: "trace-ok", root: root, ready: "evade trace-init ready")
+        defer { good.stop() }
+        #expect(readText(good.bundle + "/log").contains("PTRACE_ATTACH 1: Operation not permitted"), "\(readText(good.bundle + "/log"))")
+        let c = try verify(good)
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+        #expect(c.stdout.contains("HOLDS"), "\(c.stdout)")
+        expectUntraced(good)
+    }
+
+    @Test("a filter that denies only calls from instruction pointer 0 does not pass for a denying one; control holds", arguments: runtimes)
+    func instructionPointerZero(runtime: String) throws {
+        let dir = try tempDir("evade-ip-\(runtime)")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let weak = try start(runtime, bundle: try bundle("weak-allow", mode: "ip-zero", in: dir, apply: false),
+                             tag: "ipzero", root: root, ready: "evade ip-zero ready")
+        defer { weak.stop() }
+        let r = try verify(weak)
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("keyctl: the loaded filters give ALLOW"), "\(r.stdout)")
+        #expect(r.stdout.contains("instruction pointer 0x"), "\(r.stdout)")
+        expectUntraced(weak)
+
+        let good = try start(runtime, bundle: try bundle("weak-allow", mode: "ip-zero", in: dir, apply: true),
+                             tag: "ipzero-ok", root: root, ready: "evade ip-zero ready")
+        defer { good.stop() }
+        let c = try verify(good)
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+        expectUntraced(good)
+    }
+
+    // MARK: - Processes
+
+    @Test("a process in a PID namespace nested inside the container's is the container's: its missing filter is found; control holds",
+          arguments: runtimes)
+    func nestedPidNamespace(runtime: String) throws {
+        let dir = try tempDir("evade-nested-\(runtime)")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let weak = try start(runtime, bundle: try bundle("no-seccomp", mode: "nested-pidns", in: dir, apply: false, caps: ["CAP_SYS_ADMIN"]),
+                             tag: "nested", root: root, ready: "evade nested-pidns ready")
+        defer { weak.stop() }
+        let r = try verify(weak)
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("1 in nested PID namespaces"), "\(r.stdout)")
+        #expect(r.stdout.contains("[nested PID namespace]: Seccomp 0 (disabled): no seccomp filter"), "\(r.stdout)")
+        expectUntraced(weak)
+
+        let good = try start(runtime, bundle: try bundle("no-seccomp", mode: "nested-pidns", in: dir, apply: true, caps: ["CAP_SYS_ADMIN"]),
+                             tag: "nested-ok", root: root, ready: "evade nested-pidns ready")
+        defer { good.stop() }
+        let c = try verify(good)
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr) \(readText(good.bundle + "/log"))")
+        expectUntraced(good)
+    }
+
+    @Test("a host process put into the container's cgroup (outside its PID namespace) is judged with it (runc: crun here has no cgroup)")
+    func cgroupOutsidePidNamespace() throws {
+        let dir = try tempDir("evade-cgroup")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let box = try start("runc", bundle: try bundle("weak-allow", mode: "strict", in: dir, apply: true),
+                            tag: "cgroup", root: root, ready: "evade strict ready")
+        defer { box.stop() }
+        let before = try verify(box)
+        #expect(before.status == 0, "\(before.stdout) \(before.stderr)")
+
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/\(box.id)/state.json"))) as? [String: Any]
+        let pidsCgroup = try #require((state?["cgroup_paths"] as? [String: String])?["pids"], "\(String(describing: state))")
+        let s = try shell("setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!")
+        let host = try #require(Int32(s.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(host, SIGKILL) }
+        try "\(host)\n".write(toFile: pidsCgroup + "/cgroup.procs", atomically: false, encoding: .utf8)
+        let r = try verify(box)
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("1 in its cgroup outside it"), "\(r.stdout)")
+        #expect(r.stdout.contains("pid \(host) tid \(host) (sleep) [in the container's cgroup, outside its PID namespace]: Seccomp 0"), "\(r.stdout)")
+        expectUntraced(box)
+        #expect(readText("/proc/\(host)/status").contains("TracerPid:\t0\n"))
+    }
+
+    // MARK: - Races
+
+    @Test("a thread created after the first listing, by a thread that then loads a strict filter, is found by the next listing")
+    func threadAfterListing() throws {
+        let dir = try tempDir("evade-late")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let policy = try Policy.builtin()
+        for apply in [false, true] {
+            let box = try start("runc", bundle: try bundle("weak-allow", mode: "late-thread", in: dir, apply: apply),
+                                tag: "late\(apply ? "-ok" : "")", root: root, ready: "evade late-thread ready")
+            defer { box.stop() }
+            #expect(ProcFS.threads(of: box.pid).count == 1)
+            let record = try #require(try RuntimeState.find(id: box.id, roots: [root]))
+            let verifier = try Verifier(policy: policy)
+            var fired = false
+            verifier.afterListing = { round in
+                guard round == 1 else { return }
+                // The first listing saw one thread; now it makes a second and turns strict itself.
+                kill(box.pid, SIGUSR1)
+                for _ in 0..<100 where !readText(box.bundle + "/log").contains("evade late-thread done") { usleep(20_000) }
+                fired = true
+            }
+            let report = try verifier.verify(record)
+            #expect(fired)
+            #expect(readText(box.bundle + "/log").contains("evade late-thread done"))
+            #expect(report.tasksRead == 2, "\(report.checks.map(\.evidence))")
+            if apply {
+                #expect(report.outcome == .holds, "\(report.checks.map(\.evidence))")
+            } else {
+                #expect(report.outcome == .fallsShort, "\(report.checks.map(\.evidence))")
+                let second = try #require(ProcFS.threads(of: box.pid).first { $0 != box.pid })
+                let keyctl = report.checks.first { $0.check == "syscall keyctl" }
+                #expect(keyctl?.evidence.contains("tid \(second)") == true, "\(String(describing: keyctl))")
+            }
+            expectUntraced(box)
+        }
+    }
+
+    @Test("threads and processes that come and go all the time: verify ends, judges, and leaves every task untraced", arguments: runtimes)
+    func churn(runtime: String) throws {
+        let dir = try tempDir("evade-churn-\(runtime)")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let good = try start(runtime, bundle: try bundle("weak-allow", mode: "churn", in: dir, apply: true),
+                             tag: "churn-ok", root: root, ready: "evade churn ready")
+        defer { good.stop() }
+        for _ in 0..<3 {
+            let began = Date()
+            let c = try verify(good, ["--json"])
+            #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+            #expect(target(c)["status"] as? String == "holds", "\(c.stdout)")
+            #expect(Date().timeIntervalSince(began) < 30)
+            expectUntraced(good)
+        }
+        let weak = try start(runtime, bundle: try bundle("weak-allow", mode: "churn", in: dir, apply: false),
+                             tag: "churn", root: root, ready: "evade churn ready")
+        defer { weak.stop() }
+        let r = try verify(weak)
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("syscall keyctl"), "\(r.stdout)")
+        expectUntraced(weak)
+    }
+
+    // MARK: - Many containers
+
+    @Test("--all: a container that refuses ptrace is unverified, and every other container is still fully read and judged")
+    func allKeepsChecking() throws {
+        let dir = try tempDir("evade-all")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        var boxes = [Box]()
+        defer { for b in boxes { b.stop() } }
+        // Sorted ids: the refusing one first, so a refusal remembered would skip all the others.
+        boxes.append(try start("runc", bundle: try bundle("weak-allow", mode: "trace-init", in: dir, apply: false),
+                               tag: "a-traced", root: root, ready: "evade trace-init ready"))
+        boxes.append(try start("runc", bundle: try bundle("weak-allow", mode: "nosync", in: dir, apply: false),
+                               tag: "b-weak", root: root, ready: "evade nosync ready"))
+        boxes.append(try start("runc", bundle: try bundle("weak-allow", mode: "nosync", in: dir, apply: true),
+                               tag: "c-tight", root: root, ready: "evade nosync ready"))
+        boxes.append(try start("runc", bundle: try bundle("weak-allow", mode: "leader-exit", in: dir, apply: true),
+                               tag: "d-leader", root: root, ready: "evade leader-exit ready"))
+        let r = try warden(["verify", "--all", "--root", root])
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("4 containers verified: 2 hold, 1 fall short, 1 unverified"), "\(r.stdout)")
+        let j = try warden(["verify", "--all", "--root", root, "--json"])
+        #expect(j.status == 1)
+        #expect(json(j)["status"] as? String == "falls_short", "\(j.stdout)")
+        let targets = (json(j)["targets"] as? [[String: Any]]) ?? []
+        func t(_ prefix: String) -> [String: Any] { targets.first { ($0["container"] as? String)?.hasPrefix(prefix) == true } ?? [:] }
+        #expect(t("a-traced")["status"] as? String == "unverified")
+        // b looks strict on its main thread: only its second thread's filter, read, shows the shortfall.
+        #expect(t("b-weak")["status"] as? String == "falls_short")
+        #expect(t("b-weak")["tasksRead"] as? Int == 2, "\(j.stdout)")
+        #expect(t("c-tight")["status"] as? String == "holds")
+        #expect(t("d-leader")["status"] as? String == "holds")
+        for name in ["b-weak", "c-tight", "d-leader"] {
+            #expect((t(name)["tasksRead"] as? Int ?? 0) >= 1, "\(name): \(j.stdout)")
+            #expect(((t(name)["loadedFilters"] as? [Int]) ?? []).count >= 1, "\(name): \(j.stdout)")
+        }
+        let p = try warden(["verify", "--all", "--root", root, "--format", "prometheus"])
+        #expect(p.status == 1)
+        #expect(p.stdout.contains("seccomp_warden_containers{result=\"unverified\"} 1"), "\(p.stdout)")
+        #expect(p.stdout.contains("seccomp_warden_containers{result=\"holds\"} 2"), "\(p.stdout)")
+        #expect(p.stdout.contains("seccomp_warden_verify_ok 0"), "\(p.stdout)")
+        #expect(p.stdout.contains("seccomp_warden_scrape_error 0"), "\(p.stdout)")
+        expectPrometheusText(p.stdout)
+        for b in boxes where !b.id.hasPrefix("a-") { expectUntraced(b) }
+    }
+
+    /// Every line is a comment or `name{labels} value`, and every metric has HELP and TYPE.
+    func expectPrometheusText(_ text: String) {
+        var typed = Set<String>()
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") { typed.insert(String(line.split(separator: " ")[2])); continue }
+            if line.hasPrefix("# HELP ") { continue }
+            let name = String(line.prefix { $0 != "{" && $0 != " " })
+            #expect(typed.contains(name), "\(line)")
+            #expect(Double(line.split(separator: " ").last ?? "") != nil, "\(line)")
+        }
+    }
+}
