@@ -3,6 +3,7 @@ import Testing
 @testable import WardenPolicy
 @testable import WardenProc
 @testable import WardenSeccomp
+@testable import WardenSpec
 
 /// The verifier against containers that try to look compliant (Tests/support/evade.c), each with a
 /// positive control: the same program in a properly filtered container verifies as holding.
@@ -22,7 +23,8 @@ struct VerifyEvasionTests {
         func stop() {
             // runc's delete -f leaves the threads of a container whose leader exited: kill from the host.
             if pid > 0 { kill(pid, SIGKILL) }
-            for _ in 0..<40 where kill(pid, 0) == 0 && !readText("/proc/\(pid)/stat").contains(") Z") { usleep(50_000) }
+            // Until no task is left alive (a zombie leader's threads die after it): else the cgroup is busy for delete.
+            for _ in 0..<60 where pid > 0 && ContainerProcesses.isLive(pid) { usleep(50_000) }
             let cmd = runtime == "runc" ? "runc --root \(root) delete -f \(id)" : "crun_ns --root \(root) delete -f \(id)"
             _ = try? VerifyEvasionTests.shell(cmd + " >/dev/null 2>&1; true")
         }
@@ -386,6 +388,220 @@ struct VerifyEvasionTests {
         #expect(p.stdout.contains("seccomp_warden_scrape_error 0"), "\(p.stdout)")
         expectPrometheusText(p.stdout)
         for b in boxes where !b.id.hasPrefix("a-") { expectUntraced(b) }
+    }
+
+    // MARK: - Failing closed
+
+    /// A tightened container running `evade strict` under a private root, for the tests below.
+    func strictBox(_ dir: String, runtime: String = "runc", tag: String) throws -> Box {
+        try start(runtime, bundle: try bundle("weak-allow", mode: "strict", in: dir, apply: true),
+                  tag: tag, root: dir + "/root", ready: "evade strict ready")
+    }
+
+    @Test("as nobody (no CAP_SYS_PTRACE, no CAP_SYS_ADMIN): exit 2 and no '0 containers, ok'; Prometheus says scrape_error 1")
+    func unprivileged() throws {
+        let dir = try tempDir("failclosed-nobody")
+        defer { cleanup(dir) }
+        let box = try strictBox(dir, tag: "nobody")
+        defer { box.stop() }
+        chmod(dir, 0o755)
+        // Positive control: as root the container is found and holds.
+        let ok = try warden(["verify", "--all", "--root", box.root])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        #expect(ok.stdout.contains("1 container verified: 1 hold, 0 fall short, 0 unverified"), "\(ok.stdout)")
+        let asNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups \(Repo.binary) verify"
+        for args in ["--all", "--all --root \(box.root)", "--container \(box.id) --root \(box.root)", "--pid \(box.pid)"] {
+            let r = try sh("\(asNobody) \(args)", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+            #expect(r.status == 2, "\(args): \(r.stdout) \(r.stderr)")
+            #expect(r.stderr.contains("verify needs root privileges it does not have: CAP_SYS_PTRACE, CAP_SYS_ADMIN"), "\(args): \(r.stderr)")
+            #expect(r.stdout.isEmpty, "\(args): \(r.stdout)")
+        }
+        let p = try sh("\(asNobody) --all --format prometheus", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(p.status == 2)
+        #expect(p.stdout.contains("seccomp_warden_scrape_error 1"), "\(p.stdout)")
+        #expect(p.stdout.contains("seccomp_warden_verify_ok 0"), "\(p.stdout)")
+        expectPrometheusText(p.stdout)
+        expectUntraced(box)
+    }
+
+    @Test("runtime roots: a --root that does not exist, or one that cannot be read, is exit 2; a readable empty one is 0 containers")
+    func roots() throws {
+        let dir = try tempDir("failclosed-roots")
+        defer { cleanup(dir) }
+        let missing = dir + "/nonexistent"
+        for args in [["--all"], ["--container", "x"], ["--pid", String(getpid())]] {
+            let r = try warden(["verify", "--root", missing] + args)
+            #expect(r.status == 2, "\(args): \(r.stdout) \(r.stderr)")
+            #expect(r.stderr.contains("cannot read the runtime state root \(missing): No such file or directory"), "\(r.stderr)")
+        }
+        let locked = dir + "/locked", empty = dir + "/empty"
+        mkdir(locked, 0o000)
+        mkdir(empty, 0o755)
+        chmod(locked, 0o000)
+        // Root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH cannot list a mode-000 folder.
+        let drop = "capsh --drop=cap_dac_override,cap_dac_read_search -- -c"
+        let r = try sh("\(drop) '\(Repo.binary) verify --all --root \(locked)'", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("cannot read the runtime state root \(locked): Permission denied"), "\(r.stderr)")
+        #expect(!r.stdout.contains("0 containers"), "\(r.stdout)")
+        // Control: the same privileges on a readable, empty root: nothing runs there, and that is said.
+        let c = try sh("\(drop) '\(Repo.binary) verify --all --root \(empty)'", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+        #expect(c.stdout.contains("no running containers under \(empty)"), "\(c.stdout)")
+    }
+
+    @Test("from another PID namespace, or with a /proc not of its own: exit 2, not 'every container stopped'")
+    func foreignPidNamespace() throws {
+        let dir = try tempDir("failclosed-pidns")
+        defer { cleanup(dir) }
+        let box = try strictBox(dir, tag: "pidns")
+        defer { box.stop() }
+        let own = try sh("unshare -p -f --mount-proc \(Repo.binary) verify --all --root \(box.root)", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(own.status == 2, "\(own.stdout) \(own.stderr)")
+        #expect(own.stderr.contains("must run in the host's PID namespace"), "\(own.stderr)")
+        let hostProc = try sh("unshare -p -f \(Repo.binary) verify --pid \(box.pid)", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(hostProc.status == 2, "\(hostProc.stdout) \(hostProc.stderr)")
+        #expect(hostProc.stderr.contains("is not of the verifier's PID namespace"), "\(hostProc.stderr)")
+        expectUntraced(box)
+    }
+
+    @Test("hidepid=2 on /proc hides nothing from root with CAP_SYS_PTRACE (holds); as nobody it is exit 2")
+    func hidepid() throws {
+        let dir = try tempDir("failclosed-hidepid")
+        defer { cleanup(dir) }
+        let box = try strictBox(dir, tag: "hidepid")
+        defer { box.stop() }
+        chmod(dir, 0o755)
+        let mountHidden = "unshare -m sh -c 'mount -t proc -o hidepid=2 proc /proc && grep -q hidepid /proc/self/mountinfo && exec \"$@\"' sh"
+        let root = try sh("\(mountHidden) \(Repo.binary) verify --container \(box.id) --root \(box.root)", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(root.status == 0, "\(root.stdout) \(root.stderr)")
+        #expect(root.stdout.contains("HOLDS"), "\(root.stdout)")
+        let nobody = try sh("\(mountHidden) setpriv --reuid=65534 --regid=65534 --clear-groups \(Repo.binary) verify --container \(box.id) --root \(box.root)",
+                            env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(nobody.status == 2, "\(nobody.stdout) \(nobody.stderr)")
+        expectUntraced(box)
+    }
+
+    @Test("--no-deep reads no filter, so the container is UNVERIFIED (exit 1), never HOLDS")
+    func noDeep() throws {
+        let dir = try tempDir("failclosed-nodeep")
+        defer { cleanup(dir) }
+        let box = try strictBox(dir, tag: "nodeep")
+        defer { box.stop() }
+        let r = try verify(box, ["--no-deep"])
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("UNVERIFIED"), "\(r.stdout)")
+        #expect(r.stdout.contains("the filters were not read (--no-deep)"), "\(r.stdout)")
+        let j = try verify(box, ["--no-deep", "--json"])
+        #expect(target(j)["status"] as? String == "unverified", "\(j.stdout)")
+        let c = try verify(box)
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+    }
+
+    // MARK: - The poststart hook
+
+    /// Runs `bundle` in the foreground with its poststart hook, killed after `seconds`; returns the output.
+    func runWithHook(_ runtime: String, bundle: String, hook: [String: Any], seconds: Int = 20) throws -> Result {
+        let path = bundle + "/config.json"
+        var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        cfg["hooks"] = ["poststart": [hook]]
+        try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: path))
+        let id = "post-\(runtime)-\(UInt32.random(in: 0...UInt32.max))"
+        let run = runtime == "runc"
+            ? "timeout -s KILL \(seconds) runc --root \(bundle)/root run --pid-file \(bundle)/pid \(id)"
+            : "timeout -s KILL \(seconds) unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup && exec crun \"$@\"' crun --cgroup-manager=disabled --root \(bundle)/root run --pid-file \(bundle)/pid \(id)"
+        let r = try shell("cd \(bundle) && \(run) </dev/null 2>&1; echo \"rc=$?\"")
+        // Whatever happened, nothing of it is left running.
+        if let pid = Int32(readText(bundle + "/pid").trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
+            Box(runtime: runtime, id: id, bundle: bundle, root: bundle + "/root", pid: pid).stop()
+        }
+        return r
+    }
+
+    @Test("poststart in enforce: without CAP_SYS_ADMIN the filters cannot be read, so the container is killed; control survives",
+          arguments: runtimes)
+    func poststartUnprivileged(runtime: String) throws {
+        let dir = try tempDir("post-noadmin-\(runtime)")
+        defer { cleanup(dir) }
+        for dropped in [true, false] {
+            let b = dir + "/b-\(dropped)"
+            let m = try shell("make_bundle \(Repo.sample("weak-allow"))/config.json \(b) /bin/sh -c 'sleep 2; echo survived'")
+            #expect(m.status == 0, "\(m.stderr)")
+            #expect(try warden(["apply", b]).status == 0)
+            let log = b + "/audit.log"
+            let warden = "\(Repo.binary) hook poststart --policy builtin"
+            let hook: [String: Any] = dropped
+                ? ["path": "/usr/sbin/capsh", "args": ["capsh", "--drop=cap_sys_admin", "--", "-c", "exec \(warden)"],
+                   "env": ["SECCOMP_WARDEN_AUDIT_LOG=\(log)"]]
+                : ["path": Repo.binary, "args": ["seccomp-warden", "hook", "poststart", "--policy", "builtin"],
+                   "env": ["SECCOMP_WARDEN_AUDIT_LOG=\(log)"]]
+            let r = try runWithHook(runtime, bundle: b, hook: hook)
+            let audit = readText(log)
+            if dropped {
+                #expect(!r.stdout.contains("survived"), "\(r.stdout)")
+                #expect(audit.contains("verify needs root privileges it does not have: CAP_SYS_ADMIN"), "\(audit)")
+                #expect(audit.contains("\"decision\":\"denied\""), "\(audit)")
+            } else {
+                #expect(r.stdout.contains("survived"), "\(r.stdout)")
+                #expect(audit.contains("\"decision\":\"compliant\""), "\(audit)")
+            }
+        }
+    }
+
+    @Test("poststart (crun, enforce): a leader that exited while a weak thread lives on is judged through the thread and killed, not passed as exited")
+    func poststartZombieLeader() throws {
+        let dir = try tempDir("post-leader")
+        defer { cleanup(dir) }
+        let b = try bundle("weak-allow", mode: "leader-exit", in: dir, apply: false)
+        let log = b + "/audit.log"
+        let began = Date()
+        // The hook starts half a second late, so the leader has exited by then (it does after ~50 ms).
+        let r = try runWithHook("crun", bundle: b, hook: ["path": "/bin/sh", "args": ["sh", "-c", "sleep 0.5; exec \(Repo.binary) hook poststart --policy builtin"],
+                                                          "env": ["SECCOMP_WARDEN_AUDIT_LOG=\(log)"]])
+        // Killed by the hook (crun reports 137 at once), not by the 20 s timeout with the thread left running.
+        #expect(Date().timeIntervalSince(began) < 15, "\(r.stdout)")
+        let audit = readText(log)
+        #expect(audit.contains("\"decision\":\"denied\""), "\(audit)")
+        #expect(audit.contains("keyctl"), "\(audit)")
+        // What was judged is the live thread (tid ≠ pid), read through after the leader exited.
+        let readThrough = try Regex(#"pid (\d+) tid (\d+) \(evade\)"#)
+        let pairs = audit.matches(of: readThrough).compactMap { m -> (String, String)? in
+            guard let p = m.output[1].substring, let t = m.output[2].substring else { return nil }
+            return (String(p), String(t))
+        }
+        #expect(!pairs.isEmpty && pairs.allSatisfy { $0.0 != $0.1 }, "\(audit)")
+        #expect(!audit.contains("exited before poststart"), "\(audit)")
+    }
+
+    // MARK: - The emulator and the instruction pointer (no containers)
+
+    @Test("a filter that compares the instruction pointer is emulated at the values it compares with, not at 0 alone")
+    func instructionPointerOffline() throws {
+        let policy = try Policy.builtin()
+        let probes = try PolicyProbes(policy: policy)
+        let weak = try Compiler.compile(try #require(try WardenSpec.Bundle.loadConfig(Repo.sample("weak-allow")).seccomp()))
+        let tight = try Compiler.compile(try Tighten.tighten(nil, policy: policy).profile)
+        #expect(PolicyProbes.instructionPointers(FilterChain([weak])) == [0])
+        // Denies (EPERM) only when both halves of the instruction pointer are 0 (evade.c's ip-zero).
+        let ipZero = BPFProgram([
+            .init(code: 0x20, jt: 0, jf: 0, k: 8), .init(code: 0x15, jt: 0, jf: 3, k: 0),
+            .init(code: 0x20, jt: 0, jf: 0, k: 12), .init(code: 0x15, jt: 0, jf: 1, k: 0),
+            .init(code: 0x06, jt: 0, jf: 0, k: 0x0005_0001), .init(code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000),
+        ])
+        let found = probes.check(FilterChain([ipZero, weak]))
+        let keyctl = try #require(found.findings.first { $0.name == "keyctl" })
+        #expect(keyctl.instructionPointer != 0)
+        #expect(probes.check(FilterChain([ipZero, tight])).findings.isEmpty)
+        // Allows only from one code address (high and low half compared): that address is tried.
+        let address: UInt64 = 0x7f12_3456_789a
+        let onlyThere = BPFProgram([
+            .init(code: 0x20, jt: 0, jf: 0, k: 12), .init(code: 0x15, jt: 0, jf: 3, k: UInt32(address >> 32)),
+            .init(code: 0x20, jt: 0, jf: 0, k: 8), .init(code: 0x15, jt: 0, jf: 1, k: UInt32(address & 0xffff_ffff)),
+            .init(code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000), .init(code: 0x06, jt: 0, jf: 0, k: 0x0005_0001),
+        ])
+        #expect(PolicyProbes.instructionPointers(FilterChain([onlyThere])).contains(address))
+        let there = probes.check(FilterChain([onlyThere]))
+        #expect(there.findings.first { $0.name == "keyctl" }?.instructionPointer == address)
     }
 
     /// Every line is a comment or `name{labels} value`, and every metric has HELP and TYPE.
