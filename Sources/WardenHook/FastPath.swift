@@ -13,11 +13,12 @@ public enum FastPath {
     public static func run(_ argv: [String]) -> Int32? {
         if let argv0 = argv.first, let runtime = Wrapper.runtimeName(argv0: argv0) {
             armDeadline()
-            return Wrapper.run(runtime: runtime, argv: argv)
+            return Wrapper.run(runtime: runtime, arguments: Wrapper.rawArguments())
         }
-        if argv.count >= 3 && argv[1] == "hook" && !argv[2].hasPrefix("-") {
+        // Every `hook` line, `--help` included, goes through the one strict parser (HookCommandLine).
+        if argv.count >= 2 && argv[1] == "hook" {
             armDeadline()
-            return Hook.run(stage: argv[2], arguments: Array(argv.dropFirst(3)))
+            return HookCommandLine.run(Array(argv.dropFirst(2)))
         }
         return nil
     }

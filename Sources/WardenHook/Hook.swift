@@ -6,22 +6,22 @@ import WardenSpec
 import Glibc
 #endif
 
-/// `seccomp-warden hook STAGE [--policy FILE]`: the OCI hook entry. It always drains stdin first
-/// (crun fails hooks that do not), never rewrites config.json after create, and fails closed.
+/// `seccomp-warden hook STAGE [--policy FILE]` (read by HookCommandLine): the OCI hook entry. It
+/// always drains stdin first (crun fails hooks that do not), never rewrites config.json after
+/// create, and fails closed.
 public enum Hook {
     public static let stages = ["precreate", "createRuntime", "prestart", "createContainer", "poststart"]
 
-    public static func run(stage: String, arguments: [String]) -> Int32 {
+    public static func run(_ line: HookCommandLine) -> Int32 {
+        let stage = line.stage
         // Drain stdin before anything else, whatever happens next.
         let input: [UInt8]
         do { input = try FileIO.readAll(fd: 0, name: "<stdin>") } catch {
             printErr("seccomp-warden hook \(stage): \(error)")
             return error.exitCode
         }
-        var explicitPolicy: String? = nil
-        if let i = arguments.firstIndex(of: "--policy"), i + 1 < arguments.count { explicitPolicy = arguments[i + 1] }
         let policy: Policy
-        do { policy = try Policy.load(explicit: explicitPolicy) } catch {
+        do { policy = try Policy.load(explicit: line.policy) } catch {
             // No policy, no decision: fail closed (the container does not start).
             printErr("seccomp-warden hook \(stage): \(error)")
             AuditLog.record(policy: nil, stage: stage, id: nil, bundle: nil, decision: "denied", summary: [], reason: "\(error)")

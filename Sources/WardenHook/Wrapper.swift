@@ -6,59 +6,16 @@ import Glibc
 #endif
 
 /// The runtime wrapper: called as `seccomp-warden-runc` / `seccomp-warden-crun` (a link or copy),
-/// it tightens `<bundle>/config.json` on `create` and `run`, then execs the real runtime with the
-/// same arguments. Every other subcommand is exec'd at once, with no JSON work.
+/// it tightens `<bundle>/config.json` on `create`, `run` and `restore`, then execs the real runtime
+/// with the same arguments. It reads the command line with the runtime's own grammar (RuntimeCLI)
+/// and refuses one it cannot place exactly. Every other subcommand is exec'd at once, unread.
 public enum Wrapper {
-    /// Global flags of runc and crun that take a value (both `--flag value` and `--flag=value`).
-    static let globalFlagsWithValue: Set<String> = ["--root", "--log", "--log-format", "--criu", "--rootless",
-                                                    "--cgroup-manager", "--log-level"]
-
     /// The runtime name a wrapper link stands for, from argv[0] (`seccomp-warden-runc` → `runc`).
     public static func runtimeName(argv0: String) -> String? {
         let base = argv0.split(separator: "/").last.map(String.init) ?? argv0
         guard base.hasPrefix("seccomp-warden-") else { return nil }
         let name = String(base.dropFirst("seccomp-warden-".count))
         return name.isEmpty ? nil : name
-    }
-
-    public struct Invocation: Equatable {
-        public var subcommand: String?
-        public var bundle: String?
-        public var log: String?
-        public var logFormat: String?
-    }
-
-    /// Finds the subcommand after the global flags, and for create/run the bundle.
-    public static func parse(_ args: [String]) -> Invocation {
-        var inv = Invocation()
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            if inv.subcommand == nil {
-                if a.hasPrefix("-") {
-                    let (name, inline) = split(a)
-                    let value = inline ?? (globalFlagsWithValue.contains(name) && i + 1 < args.count ? args[i + 1] : nil)
-                    if name == "--log" { inv.log = value }
-                    if name == "--log-format" { inv.logFormat = value }
-                    if inline == nil && globalFlagsWithValue.contains(name) { i += 1 }
-                } else {
-                    inv.subcommand = a
-                }
-            } else if inv.subcommand == "create" || inv.subcommand == "run" {
-                let (name, inline) = split(a)
-                if name == "--bundle" || name == "-b" {
-                    inv.bundle = inline ?? (i + 1 < args.count ? args[i + 1] : nil)
-                    if inline == nil { i += 1 }
-                }
-            }
-            i += 1
-        }
-        return inv
-    }
-
-    static func split(_ a: String) -> (String, String?) {
-        guard let eq = a.firstIndex(of: "=") else { return (a, nil) }
-        return (String(a[..<eq]), String(a[a.index(after: eq)...]))
     }
 
     /// The real runtime: `$SECCOMP_WARDEN_RUNTIME`, else `name` on PATH; never this binary itself.
@@ -83,28 +40,53 @@ public enum Wrapper {
         return String(cString: r)
     }
 
-    public static func run(runtime name: String, argv: [String]) -> Int32 {
-        let args = Array(argv.dropFirst())
+    /// argv after argv[0], byte for byte: `CommandLine.arguments` replaces invalid UTF-8, and the
+    /// runtime must get exactly what the wrapper was given.
+    public static func rawArguments() -> [[UInt8]] {
+        guard CommandLine.argc > 1 else { return [] }
+        return (1..<Int(CommandLine.argc)).map { i in
+            guard let p = CommandLine.unsafeArgv[i] else { return [] }
+            return Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+        }
+    }
+
+    public static func run(runtime name: String, arguments args: [[UInt8]]) -> Int32 {
         guard let real = realRuntime(name) else {
             printErr("seccomp-warden-\(name): cannot find the real \(name) (set SECCOMP_WARDEN_RUNTIME, or put \(name) on PATH)")
             return 127
         }
-        let inv = parse(args)
-        if inv.subcommand == "create" || inv.subcommand == "run" {
-            if let refusal = tighten(inv, runtime: name) {
-                printErr("seccomp-warden: \(refusal)")
-                if let log = inv.log { writeRuntimeLog(log, format: inv.logFormat, message: "seccomp-warden: \(refusal)") }
-                return 1
-            }
+        // The subcommand and the bundle, found exactly where the runtime will find them, or a refusal.
+        let inv = RuntimeCLI.parse(bytes: args, runtime: name)
+        let refusal: String?
+        switch inv.action {
+        case .passThrough: refusal = nil
+        case .refuse(let reason): refusal = refuseArguments(reason, inv, runtime: name)
+        case .tighten(let bundle): refusal = tighten(bundle: bundle, runtime: name)
+        }
+        if let refusal {
+            printErr("seccomp-warden: \(refusal)")
+            if let log = inv.log { writeRuntimeLog(log, format: inv.logFormat, message: "seccomp-warden: \(refusal)") }
+            return 1
         }
         return exec(real, args)
     }
 
+    /// A command line the wrapper cannot read as the runtime would: the container does not start
+    /// (in audit mode it is logged and the runtime runs unchanged, as with a config it cannot read).
+    static func refuseArguments(_ reason: String, _ inv: RuntimeCLI.Invocation, runtime: String) -> String? {
+        let policy = try? Policy.load()
+        let message = "cannot read the command line as \(runtime) would, so cannot tell which config.json it reads: \(reason)"
+        let audit = policy?.mode == .audit
+        AuditLog.record(policy: policy, stage: "wrapper-\(runtime)", id: inv.containerID, bundle: nil,
+                        decision: audit ? "audit-only" : "denied", summary: [], reason: message)
+        return audit ? nil : message
+    }
+
     /// Tightens the bundle in place; returns the reason when the container must not start.
-    static func tighten(_ inv: Invocation, runtime: String) -> String? {
+    static func tighten(bundle given: String?, runtime: String) -> String? {
         let stage = "wrapper-\(runtime)"
         var policy: Policy? = nil
-        var bundle = inv.bundle ?? "."
+        var bundle = given ?? "."
         if !bundle.hasPrefix("/"), let cwd = getcwd(nil, 0) {
             bundle = String(cString: cwd) + (bundle == "." ? "" : "/" + bundle)
             free(cwd)
@@ -154,7 +136,8 @@ public enum Wrapper {
         if format == "json" {
             line = JSON.object([("level", .string("error")), ("msg", .string(message)), ("time", .string(time))]).serialized(.compact)
         } else {
-            line = Array("time=\"\(time)\" level=error msg=\"\(message.replacingAll("\"", with: "\\\""))\"".utf8)
+            // runc's text format (logrus): the message Go-quoted, so a newline in it cannot start a line.
+            line = Array("time=\"\(time)\" level=error msg=\(RuntimeCLI.quoted(message))".utf8)
         }
         line.append(10)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
@@ -163,10 +146,15 @@ public enum Wrapper {
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
-    static func exec(_ path: String, _ args: [String]) -> Int32 {
+    static func exec(_ path: String, _ args: [[UInt8]]) -> Int32 {
         FastPath.disarmDeadline()
-        let all = [path] + args
-        var cargs: [UnsafeMutablePointer<CChar>?] = all.map { strdup($0) }
+        var cargs: [UnsafeMutablePointer<CChar>?] = [strdup(path)]
+        for a in args {
+            let c = UnsafeMutablePointer<CChar>.allocate(capacity: a.count + 1)
+            for (i, b) in a.enumerated() { c[i] = CChar(bitPattern: b) }
+            c[a.count] = 0
+            cargs.append(c)
+        }
         cargs.append(nil)
         execv(path, &cargs)
         printErr("seccomp-warden: cannot exec \(path): \(errnoText(errno))")

@@ -1,6 +1,6 @@
-/// Docker's default profile (../shared/profiles/docker-default.json) converted to the runtime-spec
+/// Docker's default profile (Tests/Fixtures/docker-default.json) converted to the runtime-spec
 /// form for x86_64 and Docker's default capabilities: the profile injected where a container has none.
-/// Regenerate with `seccomp-warden convert ../shared/profiles/docker-default.json --arch x86_64 --kernel 6.1`
+/// Regenerate with `seccomp-warden convert Tests/Fixtures/docker-default.json --arch x86_64 --kernel 6.1`
 /// (Docker's default capabilities); PolicyTests checks it equals oci-samples/docker-default/seccomp.json,
 /// which ConvertTests checks against that conversion.
 let builtinProfileJSON = #"""

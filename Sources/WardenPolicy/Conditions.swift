@@ -52,8 +52,9 @@ private func satisfiableOneArgument(_ conds: [LinuxSeccompArg]) -> Bool {
     return true
 }
 
-/// The comparison that holds exactly where `c` does not, if one exists.
-func negation(_ c: LinuxSeccompArg) -> LinuxSeccompArg? {
+/// Comparisons whose union holds exactly where `c` does not (`EQ`↔`NE`, `LT`↔`GE`, `LE`↔`GT`; a
+/// masked test fails where some bit of its mask differs: one single-bit masked test per bit).
+func negation(_ c: LinuxSeccompArg) -> [LinuxSeccompArg] {
     var n = c
     switch c.op {
     case .equal: n.op = .notEqual
@@ -63,11 +64,14 @@ func negation(_ c: LinuxSeccompArg) -> LinuxSeccompArg? {
     case .lessOrEqual: n.op = .greaterThan
     case .greaterThan: n.op = .lessOrEqual
     case .maskedEqual:
-        // Only a one-bit mask has a complement: the bit is clear instead of set (or the reverse).
-        guard c.value != 0, c.value & (c.value - 1) == 0 else { return nil }
-        n.valueTwo = ((c.valueTwo ?? 0) & c.value) ^ c.value
+        let value = (c.valueTwo ?? 0) & c.value
+        return (0..<64).compactMap { bit -> LinuxSeccompArg? in
+            let b: UInt64 = 1 << UInt64(bit)
+            guard c.value & b != 0 else { return nil }
+            return LinuxSeccompArg(index: c.index, value: b, valueTwo: (value & b) ^ b, op: .maskedEqual)
+        }
     }
-    return n
+    return [n]
 }
 
 /// Two comparisons on the same argument as one comparison (runc would split them into an OR), or
@@ -113,14 +117,13 @@ func normalize(_ conds: [LinuxSeccompArg]) -> [LinuxSeccompArg]?? {
 }
 
 /// The region where none of `rules` holds, as a union of conjunctions each writable as one rule;
-/// nil when it cannot be written (a mask with several bits, or too many pieces).
+/// nil when it cannot be written (comparisons that do not merge, or too many pieces).
 func complement(of rules: [[LinuxSeccompArg]], limit: Int = 64) -> [[LinuxSeccompArg]]? {
     var terms: [[LinuxSeccompArg]] = [[]]
     for rule in rules {
         var next = [[LinuxSeccompArg]]()
         for term in terms {
-            for c in rule {
-                guard let n = negation(c) else { return nil }
+            for n in rule.flatMap(negation) {
                 switch normalize(term + [n]) {
                 case .some(.some(let t)): if !next.contains(t) { next.append(t) }
                 case .some(.none): break

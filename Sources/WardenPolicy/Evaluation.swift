@@ -1,4 +1,5 @@
 import WardenJSON
+import WardenSeccomp
 import WardenSpec
 
 /// The decision for one container, named as the audit log names it.
@@ -22,6 +23,14 @@ public struct Evaluation {
     public static func evaluate(_ config: OCIConfig, policy: Policy, needsProfile: Bool = true) throws(WardenError) -> Evaluation {
         if let ex = policy.exemption(for: try config.annotations()) {
             return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by annotation /\(ex.annotation)/=/\(ex.value)/: \(ex.reason)")
+        }
+        for (key, _) in try config.annotations() where !policy.allowAnnotations.contains(key) {
+            for reading in RuntimeReading.allCases {
+                if let a = reading.filterAnnotations.first(where: { $0.key == key }) {
+                    return Evaluation(verdict: .denied, profile: nil, changes: [],
+                                      reason: "annotation \(key) changes the seccomp filter under \(reading.rawValue) (\(a.effect)); the policy does not allow it")
+                }
+            }
         }
         let current = try config.seccomp()
         var policy = policy

@@ -66,6 +66,8 @@ public struct Policy {
     }
     public var forbiddenFlags: [SeccompFlag]
     public var allowNotify: Bool
+    /// Runtime annotations that change the filter (`RuntimeReading.filterAnnotations`) the site allows.
+    public var allowAnnotations: [String] = []
     public var defaultAllow: DefaultAllow
     public var exemptions: [Exemption]
     public var auditLog: String?

@@ -11,6 +11,7 @@ extension Policy {
             ("deny", .array(deny.map(\.json))),
             ("forbiddenFlags", .array(forbiddenFlags.map { .string($0.rawValue) })),
             ("allowNotify", .bool(allowNotify)),
+            ("allowAnnotations", .array(allowAnnotations.map { .string($0) })),
             ("defaultAllow", .string(defaultAllow.rawValue)),
             ("exemptions", .array(exemptions.map {
                 .object([("annotation", .string($0.annotation)), ("value", .string($0.value)), ("reason", .string($0.reason))])

@@ -50,7 +50,7 @@ extension Policy {
     }
 
     static let knownKeys: Set<String> = ["mode", "architectures", "inject", "deny", "forbiddenFlags", "allowNotify",
-                                         "defaultAllow", "exemptions", "auditLog", "comment"]
+                                         "defaultAllow", "exemptions", "auditLog", "comment", "allowAnnotations"]
 
     init(node root: JSONNode, source: String, digest: String) throws(WardenError) {
         try root.rejectUnknownKeys(Self.knownKeys, what: "the policy")
@@ -95,6 +95,17 @@ extension Policy {
             var base = [LinuxSyscall]()
             for item in try d.expectArray() {
                 if item.string == "builtin" { deny += Builtin.denyRules; base += Builtin.denyRules; continue }
+                // "capability:NAME": one capability of the built-in baseline, with every route to it.
+                if let s = item.string, s.hasPrefix("capability:") {
+                    guard let c = Builtin.capability(named: String(s.dropFirst("capability:".count))) else {
+                        throw .input("unknown capability \"\(s.dropFirst("capability:".count))\" (known: \(Builtin.capabilities.map(\.name).joined(separator: ", ")))",
+                                     path: item.path)
+                    }
+                    let rules = Builtin.rules(c.routes)
+                    deny += rules
+                    base += rules
+                    continue
+                }
                 if let file = item.string {
                     let doc = try JSONDocument(contentsOf: file)
                     do {
@@ -125,6 +136,13 @@ extension Policy {
             }
         }
         allowNotify = try root["allowNotify"]?.expectBool() ?? false
+        for item in try root["allowAnnotations"]?.expectArray() ?? [] {
+            let key = try item.expectString(nonEmpty: true)
+            guard RuntimeReading.allCases.contains(where: { $0.filterAnnotations.contains { $0.key == key } }) else {
+                throw .input("\"\(key)\" is not an annotation any runtime reads to change the filter", path: item.path)
+            }
+            allowAnnotations.append(key)
+        }
         defaultAllow = .tighten
         if let d = root["defaultAllow"] {
             defaultAllow = try lookup(DefaultAllow.self, d.expectString(), what: "defaultAllow choice", path: d.path)

@@ -12,6 +12,14 @@ public enum Change: Equatable, Sendable, CustomStringConvertible {
     case flagRemoved(SeccompFlag)
     /// The exact meet cannot be written as an OCI profile; the stricter side was taken.
     case overApproximated(name: String)
+    /// A default that lets calls through is now named for every syscall libseccomp knows, under a
+    /// default of ENOSYS: calls newer than libseccomp cannot be named, and would reach the kernel.
+    case defaultClosed(from: RuleAction)
+    /// An entry with more than six conditions (a repeated argument index) split into one entry per
+    /// condition: runc reads them all, crun only the first six.
+    case split(name: String)
+    /// The proof on the compiled filter found a route open; the syscall is now denied outright.
+    case routeClosed(name: String, gap: String)
 
     public var description: String {
         switch self {
@@ -23,6 +31,12 @@ public enum Change: Equatable, Sendable, CustomStringConvertible {
         case .flagRemoved(let f): "flag \(f.rawValue) removed (forbidden by policy)"
         case .overApproximated(let name):
             "\(name): argument rules of both sides cannot be combined exactly; the stricter side was kept"
+        case .defaultClosed(let from):
+            "defaultAction \(from) -> \(Builtin.enosys), with \(from) named for every syscall libseccomp knows (calls newer than libseccomp would reach the kernel)"
+        case .split(let name):
+            "\(name): an entry with more than six conditions split into one entry per condition (crun reads only the first six)"
+        case .routeClosed(let name, let gap):
+            "\(name): the compiled filter leaves a route open (\(gap)); denied outright"
         }
     }
 
@@ -56,20 +70,73 @@ public enum Tighten {
     /// where it does not): for callers that only judge, never write, the profile. The verdict is the
     /// same either way; only the notes of that fallback can be missing from `changes`.
     public static func tighten(_ container: LinuxSeccomp?, policy: Policy, checkOutput: Bool = true) throws(Refusal) -> TightenResult {
+        let routes = policy.deny.flatMap(\.routes)
         guard let container else {
-            var r = meet(policy.inject, policy.denyProfile, policy: policy, checkOutput: checkOutput)
-            r.changes.insert(.injected, at: 0)
-            return r
+            let (inject, pre) = readAlike(policy.inject)
+            var r = meet(inject, policy.denyProfile, policy: policy, checkOutput: checkOutput)
+            r.changes = [.injected] + pre + r.changes
+            return try proven(r, routes: routes)
         }
         if !policy.allowNotify {
-            if container.listenerPath != nil || (container.syscalls ?? []).contains(where: { $0.action == .notify }) {
+            if container.listenerPath != nil || container.defaultAction == .notify || (container.syscalls ?? []).contains(where: { $0.action == .notify }) {
                 throw Refusal(reason: "the profile uses SCMP_ACT_NOTIFY/listenerPath, which the policy does not allow")
             }
         }
-        if container.defaultAction == .allow && policy.defaultAllow == .refuse {
-            throw Refusal(reason: "the profile's defaultAction is SCMP_ACT_ALLOW, which the policy refuses")
+        if container.defaultAction.permissive && policy.defaultAllow == .refuse {
+            throw Refusal(reason: "the profile's defaultAction is \(container.defaultAction.rawValue), which lets every other call through; the policy refuses such profiles")
         }
-        return meet(container, policy.denyProfile, policy: policy, checkOutput: checkOutput)
+        let (a, pre) = readAlike(container)
+        var r = meet(a, policy.denyProfile, policy: policy, checkOutput: checkOutput)
+        r.changes = pre + r.changes
+        // A gate (checkOutput false) that already found changes needs no proof: the verdict is made.
+        if !checkOutput && !r.changes.isEmpty { return r }
+        return try proven(r, routes: routes)
+    }
+
+    /// Proves every route closed on the filter runc and crun would build from `r.profile`; where a
+    /// route is open, denies its syscall outright (the strictest action either side has for it) and
+    /// proves again. Never returns a profile whose proof failed.
+    static func proven(_ r: TightenResult, routes: [Route]) throws(Refusal) -> TightenResult {
+        var r = r
+        var last: Gap? = nil
+        for _ in 0..<4 {
+            let gaps = Guarantee.gaps(r.profile, routes: routes)
+            guard let first = gaps.first else { return r }
+            last = first
+            if gaps.contains(where: { $0.syscall == nil }) || r.changes.count > 10_000 {
+                throw Refusal(reason: "the compiled filter cannot be proven to hold the baseline: \(gaps.first { $0.syscall == nil } ?? first)")
+            }
+            var entries = r.profile.syscalls ?? []
+            let decisions = r.profile.decisions()
+            var seen = Set<String>()
+            for gap in gaps {
+                guard let name = gap.syscall, seen.insert(name).inserted else { continue }
+                var worst = routes.filter { $0.syscall == name }.map(\.action).reduce(Builtin.eperm) { $0.stricter($1) }
+                if let own = decisions.first(where: { $0.name == name })?.decision {
+                    for act in own.rules.map(\.action) + [own.otherwise] where act.strictness > worst.strictness { worst = act }
+                }
+                for i in entries.indices { entries[i].names.removeAll { $0 == name } }
+                entries.removeAll { $0.names.isEmpty }
+                entries.append(LinuxSyscall(names: [name], action: worst.action, errnoRet: worst.errnoRet))
+                r.changes.append(.routeClosed(name: name, gap: gap.description))
+            }
+            r.profile.syscalls = entries
+        }
+        throw Refusal(reason: "the compiled filter cannot be proven to hold the baseline: \(last.map(\.description) ?? "")")
+    }
+
+    /// The profile with every entry read alike by runc and crun: an entry with more than six
+    /// conditions (so a repeated argument index, which both read as an OR) becomes one entry per condition.
+    static func readAlike(_ p: LinuxSeccomp) -> (LinuxSeccomp, [Change]) {
+        guard let syscalls = p.syscalls, syscalls.contains(where: { ($0.args ?? []).count > 6 }) else { return (p, []) }
+        var out = p
+        var changes = [Change]()
+        out.syscalls = syscalls.flatMap { e -> [LinuxSyscall] in
+            guard let args = e.args, args.count > 6 else { return [e] }
+            changes += e.names.map { .split(name: $0) }
+            return args.map { var one = e; one.args = [$0]; return one }
+        }
+        return (out, changes)
     }
 
     /// The meet of two profiles. `a` is the container's side: on equal strictness its errno is kept.
@@ -91,8 +158,17 @@ public enum Tighten {
             out.flags = .list(kept)
         }
 
-        let defaultOut = a.defaultRule.stricter(b.defaultRule)
-        if !defaultOut.sameEffect(a.defaultRule) {
+        var defaultOut = a.defaultRule.stricter(b.defaultRule)
+        // A default that lets calls through (ALLOW, LOG, TRACE, NOTIFY) is named for every syscall
+        // libseccomp knows, under ENOSYS: the same answer for every known call, and ENOSYS for calls
+        // newer than libseccomp (which no profile can name), as runc's stub gives under a denying default.
+        let closing = defaultOut.action.permissive
+        if closing {
+            defaultOut = Builtin.enosys
+            changes.append(.defaultClosed(from: a.defaultRule))
+            out.defaultAction = defaultOut.action
+            out.defaultErrnoRet = defaultOut.errnoRet
+        } else if !defaultOut.sameEffect(a.defaultRule) {
             changes.append(.defaultAction(from: a.defaultRule, to: defaultOut))
             out.defaultAction = defaultOut.action
             out.defaultErrnoRet = defaultOut.errnoRet
@@ -105,6 +181,10 @@ public enum Tighten {
         for (n, d) in db { indexB[n] = d }
         var names = da.map(\.name)
         for (n, _) in db where indexA[n] == nil { names.append(n) }
+        if closing {
+            let named = Set(names)
+            names += Syscalls.knownNames.filter { !named.contains($0) }
+        }
 
         var result = [(name: String, decision: Decision)]()
         var changed = Set<String>()

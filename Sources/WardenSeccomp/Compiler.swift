@@ -6,8 +6,26 @@ import WardenSpec
 import Glibc
 #endif
 
-/// Builds a profile's filter with libseccomp the way runc's libcontainer/seccomp does, so what we
-/// judge is what the kernel will get (runc's own ENOSYS stub aside).
+/// How a runtime turns a profile into libseccomp rules: the one place each runtime's reading lives.
+/// Both skip names libseccomp does not know and rules whose action equals the default.
+public enum RuntimeReading: String, CaseIterable, Sendable {
+    /// runc 1.1 (libcontainer/seccomp): every condition of an entry; a repeated argument index turns
+    /// the entry into one rule per condition (an OR), otherwise one rule (an AND).
+    case runc = "runc 1.1.5"
+    /// crun 1.8 (src/libcrun/seccomp.c): only the first six conditions of an entry are read, and the
+    /// OR/AND choice is made on those six alone.
+    case crun = "crun 1.8.1"
+
+    /// The conditions this runtime reads from an entry.
+    func conditions(_ args: [LinuxSeccompArg]) -> [LinuxSeccompArg] {
+        self == .crun ? Array(args.prefix(6)) : args
+    }
+
+    public var name: String { String(rawValue.split(separator: " ")[0]) }
+}
+
+/// Builds a profile's filter with libseccomp the way a runtime does (runc's libcontainer/seccomp by
+/// default), so what we judge is what the kernel will get (runc's own ENOSYS stub aside).
 public enum Compiler {
     /// libseccomp's action value for a rule action.
     public static func actionValue(_ r: RuleAction) -> UInt32 {
@@ -33,8 +51,8 @@ public enum Compiler {
     }
 
     /// Compiles `profile` to BPF. Names libseccomp does not know are skipped, as runc skips them.
-    public static func compile(_ profile: LinuxSeccomp) throws(WardenError) -> BPFProgram {
-        let ctx = try context(profile)
+    public static func compile(_ profile: LinuxSeccomp, as reading: RuntimeReading = .runc) throws(WardenError) -> BPFProgram {
+        let ctx = try context(profile, as: reading)
         defer { seccomp_release(ctx) }
         var buf: UnsafeMutablePointer<UInt8>? = nil
         var len = 0
@@ -52,7 +70,7 @@ public enum Compiler {
     }
 
     /// A libseccomp filter context holding every rule of `profile`; the caller releases it.
-    static func context(_ profile: LinuxSeccomp) throws(WardenError) -> scmp_filter_ctx {
+    static func context(_ profile: LinuxSeccomp, as reading: RuntimeReading = .runc) throws(WardenError) -> scmp_filter_ctx {
         guard let ctx = seccomp_init(actionValue(profile.defaultRule)) else {
             throw .system("libseccomp: seccomp_init failed")
         }
@@ -74,7 +92,7 @@ public enum Compiler {
             for name in rule.names {
                 let nr = seccomp_syscall_resolve_name(name)
                 if nr == __NR_SCMP_ERROR { continue }
-                let rc = addRule(ctx, action: action, nr: nr, args: rule.args ?? [])
+                let rc = addRule(ctx, action: action, nr: nr, args: reading.conditions(rule.args ?? []))
                 if rc != 0 {
                     throw WardenError(.input, path: JSONPath.root / "syscalls" / i,
                                       "libseccomp cannot add the rule for \(name): \(errnoText(-rc))")
@@ -85,7 +103,7 @@ public enum Compiler {
         return ctx
     }
 
-    /// runc: conditions on distinct arguments form one rule (AND); if any argument index
+    /// runc and crun: conditions on distinct arguments form one rule (AND); if any argument index
     /// appears twice, every condition becomes a rule of its own (OR).
     static func addRule(_ ctx: scmp_filter_ctx, action: UInt32, nr: Int32, args: [LinuxSeccompArg]) -> Int32 {
         let conds = args.map { a in
@@ -112,6 +130,23 @@ public enum Compiler {
         case .greaterOrEqual: SCMP_CMP_GE
         case .greaterThan: SCMP_CMP_GT
         case .maskedEqual: SCMP_CMP_MASKED_EQ
+        }
+    }
+}
+
+extension RuntimeReading {
+    /// Annotations this runtime reads that change or replace the seccomp filter `linux.seccomp`
+    /// describes. Whoever creates a container writes its annotations, so each is a way around the
+    /// profile we proved: a container carrying one is refused unless the policy allows the key.
+    public var filterAnnotations: [(key: String, effect: String)] {
+        switch self {
+        case .runc: []
+        case .crun: [
+            ("run.oci.seccomp_bpf_data", "a base64 BPF program loaded instead of linux.seccomp"),
+            ("run.oci.seccomp.receiver", "a socket that receives the seccomp notify listener"),
+            ("run.oci.seccomp.plugins", "libraries loaded to answer seccomp notifications"),
+            ("run.oci.seccomp_fail_unknown_syscall", "refuses unknown syscall names instead of skipping them"),
+        ]
         }
     }
 }

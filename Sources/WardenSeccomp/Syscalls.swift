@@ -39,3 +39,33 @@ public enum Syscalls {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+extension Syscalls {
+    /// Every name libseccomp knows on x86_64, i386 and x32 (and the native architecture), sorted.
+    public static let knownNames: [String] = {
+        var names = Set<String>()
+        for arch in [SeccompArch.native, .x86_64, .x86, .x32] {
+            for (_, name) in all(arch: arch) { names.insert(name) }
+        }
+        return names.sorted()
+    }()
+
+    /// The value the kernel puts in seccomp_data.arch for a call of this ABI (x32 calls carry
+    /// x86_64's, with bit 30 set in the number), and whether its arguments are 32-bit.
+    public static func abi(_ arch: SeccompArch) -> (auditArch: UInt32, narrowArgs: Bool) {
+        switch arch {
+        case .x32: (token(.x86_64), false)
+        case .x86, .arm, .mips, .mipsel, .ppc, .s390, .parisc: (token(arch), true)
+        default: (token(arch), false)
+        }
+    }
+
+    /// The syscall numbers of `arch` above every number libseccomp names (calls newer than this
+    /// libseccomp), as a range within the ABI's number space.
+    public static func newerThanLibseccomp(_ arch: SeccompArch) -> ClosedRange<UInt32> {
+        let known = all(arch: arch).map { UInt32(bitPattern: $0.number) }
+        let base: UInt32 = arch == .x32 ? 0x4000_0000 : 0
+        let top: UInt32 = arch == .x86_64 ? 0x3fff_ffff : arch == .x32 ? 0x7fff_ffff : .max
+        return ((known.max() ?? base) + 1)...top
+    }
+}

@@ -29,6 +29,10 @@ public enum SeccompAction: String, CaseIterable, Sendable {
 
     /// The actions that carry `errnoRet` (runc: ERRNO and TRACE).
     public var takesErrnoRet: Bool { self == .errno || self == .trace }
+
+    /// Whether a default of this action lets calls through: to the kernel (ALLOW, LOG), or to whatever
+    /// a tracer or a seccomp agent decides (TRACE, NOTIFY).
+    public var permissive: Bool { strictness <= SeccompAction.notify.strictness }
 }
 
 /// `linux.seccomp.syscalls[].args[].op`.

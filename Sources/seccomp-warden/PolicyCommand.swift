@@ -13,13 +13,40 @@ struct PolicyCommand: ParsableCommand {
     )
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the effective policy as JSON.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the effective policy as JSON, or (--routes) the capabilities it takes away and every route to each.")
         @OptionGroup var policyOptions: PolicyOptions
+        @Flag(help: "List each capability the deny rules close and every syscall route to it, with its number on each ABI.")
+        var routes = false
 
         func run() throws {
             try runReportingErrors {
                 let p = try Policy.load(explicit: policyOptions.policy)
-                try FileIO.writeAll(fd: 1, p.json.serialized(.indented), name: "<stdout>")
+                guard routes else {
+                    try FileIO.writeAll(fd: 1, p.json.serialized(.indented), name: "<stdout>")
+                    return
+                }
+                let own = p.deny.flatMap(\.routes)
+                func line(_ r: Route) -> String {
+                    let numbers = Guarantee.abis.map { arch in
+                        "\(arch.libseccompName) " + (Syscalls.number(r.syscall, arch: arch).map { String($0 & 0x3fff_ffff) } ?? "-")
+                    }
+                    return "  \(r) => \(r.action)  [\(numbers.joined(separator: ", "))]"
+                }
+                var covered = Set<Route>()
+                for c in Builtin.capabilities {
+                    let held = c.routes.filter { own.contains($0) }
+                    guard !held.isEmpty else { continue }
+                    covered.formUnion(held)
+                    print("\(c.name): \(c.summary)\(held.count < c.routes.count ? " (partly: \(held.count) of \(c.routes.count) routes)" : "")")
+                    for r in held { print(line(r)) }
+                }
+                let rest = own.filter { !covered.contains($0) }
+                if !rest.isEmpty {
+                    print("site rules:")
+                    for r in rest { print(line(r)) }
+                }
+                print("syscalls newer than libseccomp: denied by the default (ENOSYS where a profile's default lets calls through)")
             }
         }
     }

@@ -13,8 +13,8 @@ enum Repo {
         return url.path
     }()
 
-    /// `../shared` beside the checkout (CI has it too).
-    static let shared = root + "/../shared"
+    /// Real profiles the tests read (Tests/Fixtures/README.md says where each comes from).
+    static let fixtures = root + "/Tests/Fixtures"
     static let samples = root + "/oci-samples"
 
     /// The CLI under test: $SECCOMP_WARDEN_BIN, else the debug build `swift test` just made.

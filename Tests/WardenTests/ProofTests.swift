@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+@testable import WardenJSON
+@testable import WardenPolicy
+@testable import WardenSeccomp
+@testable import WardenSpec
+
+/// The path-walking proof against the emulator: a counterexample it prints must be one the emulator
+/// reproduces, and where it says "holds" no sampled point may fall short.
+@Suite("Proof on compiled BPF")
+struct ProofTests {
+    static let x86_64 = Syscalls.token(.x86_64)
+    static let floor = FilterReturn(Compiler.actionValue(Builtin.eperm))
+
+    /// Points inside a route's region: zeros and each interesting value, with the high halves varied.
+    func samples(_ conditions: [LinuxSeccompArg]) -> [[UInt64]] {
+        var out = [[UInt64]]()
+        let values = RandomProfiles.values + [3, 0x1_0000_0000, 0x7000_0000_0000_0000, 0xffff_ffff_ffff_ffff, 0x1_0000_0028]
+        for i in 0..<3 {
+            for v in values {
+                var a: [UInt64] = [0, 0, 0, 0, 0, 0]
+                a[i] = v
+                out.append(a)
+            }
+        }
+        return out.filter { a in conditions.allSatisfy { $0.holds(a) } }
+    }
+
+    @Test("random filters: every counterexample reproduces in the emulator; no sampled point contradicts 'holds'", arguments: 0..<4)
+    func agreesWithEmulator(batch: Int) throws {
+        var proofs = 0, counterexamples = 0
+        var problems = [String]()
+        for seed in 0..<40 {
+            var g = SplitMix(state: UInt64(0xbeef + batch * 1000 + seed))
+            let profile = RandomProfiles.profile(&g)
+            guard let program = try? Compiler.compile(profile) else { continue }
+            let routeSource = RandomProfiles.profile(&g, deny: true).syscalls ?? []
+            for route in routeSource.flatMap(\.routes) {
+                guard let nr = Syscalls.number(route.syscall, arch: .x86_64) else { continue }
+                let r = Prover.prove([program], arch: Self.x86_64, nr: UInt32(bitPattern: nr), conditions: route.conditions, atLeast: Self.floor)
+                proofs += 1
+                switch r {
+                case .holds:
+                    for args in samples(route.conditions) {
+                        let got = try program.run(SeccompData(nr: nr, arch: Self.x86_64, args: args))
+                        if Self.floor.isStricter(than: got) {
+                            problems.append("seed \(seed) \(route) holds, but \(args) gives \(got)")
+                        }
+                    }
+                case .fallsShort(let data, let got):
+                    counterexamples += 1
+                    let real = try program.run(data)
+                    if real != got || !route.conditions.allSatisfy({ $0.holds(data.args) }) || data.nr != nr {
+                        problems.append("seed \(seed) \(route): counterexample \(data.args) gives \(real), the proof said \(got)")
+                    }
+                case .undecided(let why):
+                    problems.append("seed \(seed) \(route): undecided: \(why)")
+                }
+            }
+        }
+        #expect(proofs > 50)
+        #expect(counterexamples > 5, "the random filters should leave some routes open")
+        #expect(problems.isEmpty, "\(problems.count): \(problems.prefix(5).joined(separator: "\n"))")
+    }
+
+    @Test("the instruction pointer is symbolic: a filter that denies only at ip 0 falls short")
+    func instructionPointer() throws {
+        // ld [8] (ip low); jeq #0 → errno; ret allow
+        let p = BPFProgram([
+            BPFInstruction(code: 0x20, jt: 0, jf: 0, k: 8),
+            BPFInstruction(code: 0x15, jt: 0, jf: 1, k: 0),
+            BPFInstruction(code: 0x06, jt: 0, jf: 0, k: 0x0005_0001),
+            BPFInstruction(code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000),
+        ])
+        #expect(try p.run(SeccompData(nr: 250, arch: Self.x86_64)).description == "ERRNO(1)")
+        let r = Prover.prove([p], arch: Self.x86_64, nr: 250, atLeast: Self.floor)
+        guard case .fallsShort(let d, let got) = r else { Issue.record("expected a counterexample, got \(r)"); return }
+        #expect(d.instructionPointer != 0)
+        #expect(got.description == "ALLOW")
+    }
+
+    @Test("64-bit arguments: libseccomp's halves leave no hole the proof misses", arguments: [
+        // keyctl denied when arg0 <= 2^32 or > 2^32: the whole range; on x86_64 the halves cover it.
+        (#"[{"names":["keyctl"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":4294967296,"op":"SCMP_CMP_LE"}]},{"names":["keyctl"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":4294967296,"op":"SCMP_CMP_GT"}]}]"#, true),
+        // Only arg0 <= 2^32 denied: keyctl(2^32 + 1) passes.
+        (#"[{"names":["keyctl"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":4294967296,"op":"SCMP_CMP_LE"}]}]"#, false),
+    ])
+    func wideArguments(rules: String, holds: Bool) throws {
+        let p = try loadProfile(#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":\#(rules)}"#)
+        let program = try Compiler.compile(p)
+        let r = Prover.prove([program], arch: Self.x86_64, nr: 250, atLeast: Self.floor)
+        #expect((r == .holds) == holds, "\(r)")
+    }
+
+    @Test("crun reads six conditions: seven clone flags in one entry leave CLONE_NEWUSER open under crun only")
+    func crunSixConditions() throws {
+        // CLONE_NEWUSER last, as the attack wrote it.
+        let ordered = Builtin.cloneNamespaceFlags.filter { $0 != 0x1000_0000 } + [0x1000_0000]
+        let flags = ordered.map { #"{"index":0,"value":\#($0),"valueTwo":\#($0),"op":"SCMP_CMP_MASKED_EQ"}"# }
+        let p = try loadProfile(#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["clone"],"action":"SCMP_ACT_ERRNO","args":[\#(flags.joined(separator: ","))]}]}"#)
+        let route = Route("clone", [LinuxSeccompArg(index: 0, value: 0x1000_0000, valueTwo: 0x1000_0000, op: .maskedEqual)])
+        let nr = UInt32(try #require(Syscalls.number("clone", arch: .x86_64)))
+        let runc = Prover.prove([try Compiler.compile(p, as: .runc)], arch: Self.x86_64, nr: nr, conditions: route.conditions, atLeast: Self.floor)
+        let crun = Prover.prove([try Compiler.compile(p, as: .crun)], arch: Self.x86_64, nr: nr, conditions: route.conditions, atLeast: Self.floor)
+        #expect(runc == .holds)
+        guard case .fallsShort(let d, _) = crun else { Issue.record("crun: \(crun)"); return }
+        #expect(d.args[0] & 0x1000_0000 != 0)
+    }
+
+    @Test("a chain: the kernel's strictest answer counts, so a second filter can close the first one's gap")
+    func chain() throws {
+        let weak = try Compiler.compile(try loadProfile(#"{"defaultAction":"SCMP_ACT_ALLOW"}"#))
+        let strict = try Compiler.compile(try loadProfile(#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["keyctl"],"action":"SCMP_ACT_ERRNO"}]}"#))
+        #expect(Prover.prove([weak], arch: Self.x86_64, nr: 250, atLeast: Self.floor) != .holds)
+        #expect(Prover.prove([weak, strict], arch: Self.x86_64, nr: 250, atLeast: Self.floor) == .holds)
+        #expect(Prover.prove([strict, weak], arch: Self.x86_64, nr: 250, atLeast: Self.floor) == .holds)
+        #expect(Prover.prove([], arch: Self.x86_64, nr: 250, atLeast: Self.floor) != .holds)
+    }
+
+    @Test("the built-in baseline, injected or tightened into real profiles, proves on every ABI under runc and crun",
+          arguments: ["no-seccomp", "weak-allow", "docker-default", "arg-rules"])
+    func builtinProves(sample: String) throws {
+        let policy = try builtinPolicy()
+        let config = try OCIConfig(document: JSONDocument(contentsOf: Repo.sample(sample) + "/config.json"))
+        let result = try Tighten.tighten(try config.seccomp(), policy: policy)
+        let gaps = Guarantee.gaps(result.profile, routes: policy.deny.flatMap(\.routes))
+        #expect(gaps.isEmpty, "\(gaps.prefix(3))")
+        #expect(!result.changes.contains { if case .routeClosed = $0 { true } else { false } }, "\(result.changes)")
+    }
+}
+
+/// The emulator and the proof against the kernel itself: random filters loaded for real.
+@Suite("Proof and emulator against the kernel", .serialized)
+struct KernelAgreementTests {
+    static let bpfrun: String = {
+        let out = "/tmp/seccomp-warden-test/bpfrun"
+        _ = try? sh("mkdir -p /tmp/seccomp-warden-test && gcc -static -O2 \(Repo.root)/Tests/support/bpfrun.c -o \(out)")
+        return out
+    }()
+
+    @Test("a few hundred points per filter: the kernel, the emulator and the proof's counterexamples agree", arguments: 0..<5)
+    func agree(seed: Int) throws {
+        var g = SplitMix(state: UInt64(0x5eed + seed))
+        let names = ["getpid", "getppid", "getuid"]
+        var rules = [LinuxSyscall]()
+        for i in 0..<Int.random(in: 2...6, using: &g) {
+            let index = UInt32.random(in: 0...1, using: &g)
+            let op = SeccompOperator.allCases.randomElement(using: &g)!
+            let v = (RandomProfiles.values + [0x1_0000_0000, 0x7000_0000_0000_0000]).randomElement(using: &g)!
+            let two: UInt64? = op == .maskedEqual ? RandomProfiles.values.randomElement(using: &g)! : nil
+            rules.append(LinuxSyscall(names: [names.randomElement(using: &g)!], action: .errno, errnoRet: UInt32(20 + i),
+                                      args: [LinuxSeccompArg(index: index, value: v, valueTwo: two, op: op)]))
+        }
+        let profile = LinuxSeccomp(defaultAction: .allow, architectures: nil, syscalls: rules)
+        let program = try Compiler.compile(profile)
+        let dir = try tempDir("kernel-agree")
+        defer { cleanup(dir) }
+        let bytes = program.instructions.flatMap { ins -> [UInt8] in
+            [UInt8(ins.code & 0xff), UInt8(ins.code >> 8), ins.jt, ins.jf] + withUnsafeBytes(of: ins.k.littleEndian) { Array($0) }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/f.bpf"))
+        let x86_64 = Syscalls.token(.x86_64)
+        var points = [SeccompData]()
+        let wide: [UInt64] = RandomProfiles.values + [0x1_0000_0000, 0x1_0000_0009, 0x7000_0000_0000_0000, 0xffff_ffff_ffff_ffff]
+        for name in names {
+            let nr = try #require(Syscalls.number(name, arch: .x86_64))
+            for a in wide { for b in [0, 8, 0x1_0000_0000] as [UInt64] { points.append(SeccompData(nr: nr, arch: x86_64, args: [a, b, 0, 0, 0, 0])) } }
+            // The proof's counterexample, if any, must be allowed by the kernel too.
+            if case .fallsShort(let d, _) = Prover.prove([program], arch: x86_64, nr: UInt32(nr), atLeast: ProofTests.floor) { points.append(d) }
+        }
+        let input = points.map { d in ([UInt64(UInt32(bitPattern: d.nr))] + d.args).map { String($0, radix: 16) }.joined(separator: " ") }.joined(separator: "\n") + "\n"
+        let r = try run(Self.bpfrun, [dir + "/f.bpf"], input: Data(input.utf8))
+        #expect(r.status == 0, "\(r.stderr)")
+        let kernel = r.stdout.split(separator: "\n").map(String.init)
+        #expect(kernel.count == points.count)
+        var disagreements = [String]()
+        for (d, k) in zip(points, kernel) {
+            let e = try program.run(d)
+            let emulated = e.actionBits == 0x7fff_0000 ? "ok" : "errno=\(e.data)"
+            if emulated != k { disagreements.append("nr \(d.nr) args \(d.args.prefix(2)): kernel \(k), emulator \(emulated)") }
+        }
+        #expect(points.count > 90 && kernel.contains("ok") && kernel.contains { $0.hasPrefix("errno=") }, "\(kernel)")
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+    }
+}
