@@ -138,11 +138,11 @@ struct InspectedTask {
 /// Proves from the kernel's side that a container carries the baseline. Every task (thread) of every
 /// process of the container is held in a ptrace stop, round after round until a listing finds no new
 /// task, so none of them can create a task or load a filter meanwhile; then each task's /proc status is
-/// read and its filters are fetched with PTRACE_SECCOMP_GET_FILTER, and each distinct chain is judged
-/// for every syscall the site denies. Anything that could not be inspected is `unverified`.
+/// read and its filters are fetched with PTRACE_SECCOMP_GET_FILTER, and each distinct chain is proven
+/// (path walk, every input symbolic) to deny every route of the site's deny rules. Anything that
+/// could not be inspected or decided is `unverified`.
 public final class Verifier {
     public let policy: Policy
-    public let probes: PolicyProbes
     /// Whether to read the loaded filters (false: /proc only, and the filters are `unverified`).
     public var deep: Bool
     /// Judge only each process's main thread (runc 1.1 runs poststart while the init's other
@@ -160,7 +160,7 @@ public final class Verifier {
 
     public init(policy: Policy, deep: Bool = true) throws(WardenError) {
         self.policy = policy
-        self.probes = try PolicyProbes(policy: policy)
+        _ = try ChainJudge(policy: policy, config: nil)  // a policy whose deny rules cannot be read fails here
         self.deep = deep
     }
 
@@ -269,8 +269,9 @@ public final class Verifier {
                                        "config.json unknown (no container record): NoNewPrivs \(nnpOff.isEmpty ? 1 : 0); the filters do not depend on it"))
         }
 
-        // 3. Every task's loaded filters, judged.
-        loadedFilterChecks(&report, live: live, initPid: pid)
+        // 3. Every task's loaded filters, judged by the proof against the routes of the site's deny rules.
+        let judge = try ChainJudge(policy: policy, config: config)
+        loadedFilterChecks(&report, live: live, initPid: pid, judge: judge)
 
         // 4. The set of tasks itself.
         if !stable {
@@ -371,7 +372,7 @@ public final class Verifier {
         return all
     }
 
-    private func loadedFilterChecks(_ report: inout VerifyReport, live: [InspectedTask], initPid: Int32) {
+    private func loadedFilterChecks(_ report: inout VerifyReport, live: [InspectedTask], initPid: Int32, judge: ChainJudge) {
         // Tasks not in filter mode are findings of the mode check already: only filter-mode tasks need a chain.
         let inFilterMode = live.filter { $0.status.seccomp == .filter }
         var unread = [(InspectedTask, String)]()
@@ -407,14 +408,14 @@ public final class Verifier {
         var byName = [String: SyscallFinding]()
         var whereFound = [String: [InspectedTask]]()
         var order = [String]()
-        var totalCases = 0
-        var errors = [String]()
+        var proofs = 0
+        var undecided = [String]()
         for key in chainOrder {
+            // One judgement per distinct chain of this container (threads mostly share theirs).
             let c = chains[key]!
-            // The kernel runs the newest filter first; ties go to the first one run.
-            let result = probes.check(FilterChain(c.programs.reversed()))
-            totalCases += result.cases
-            errors += result.errors
+            let result = judge.judge(c.programs)
+            proofs += result.proofs
+            undecided += result.undecided.map { "\(c.tasks[0].label): \($0)" }
             for f in result.findings {
                 if byName[f.name] == nil { byName[f.name] = f; order.append(f.name) }
                 whereFound[f.name, default: []] += c.tasks
@@ -427,13 +428,14 @@ public final class Verifier {
         }
         let shownSizes = "\(report.tasksRead) thread\(report.tasksRead == 1 ? "" : "s") read while stopped, \(chains.count) distinct chain\(chains.count == 1 ? "" : "s"): "
             + sizes.prefix(3).joined(separator: "; ") + (sizes.count > 3 ? "; and \(sizes.count - 3) more" : "")
-        let arches = probes.architectures.map(\.libseccompName).joined(separator: ", ")
-        let scope = "\(probes.names.count) site-denied syscalls on \(arches), \(totalCases) cases emulated"
-        if !errors.isEmpty {
-            report.checks.append(.init("loaded filters", .unverified, "\(shownSizes): cannot be judged: \(errors.joined(separator: "; "))"))
+        let arches = judge.architectures.map(\.libseccompName).joined(separator: ", ")
+        let scope = "\(judge.routes.count) routes to \(judge.names.count) site-denied syscalls and every syscall newer than libseccomp, on \(arches), \(proofs) proofs over every argument value and instruction pointer"
+        if !undecided.isEmpty {
+            report.checks.append(.init("loaded filters", .unverified,
+                                       "\(shownSizes): \(undecided.count) route\(undecided.count == 1 ? "" : "s") the proof could not decide: \(undecided.prefix(3).joined(separator: "; "))" + (undecided.count > 3 ? "; and \(undecided.count - 3) more" : "")))
         }
         if order.isEmpty {
-            if errors.isEmpty {
+            if undecided.isEmpty {
                 report.checks.append(.init("loaded filters", .ok, "\(shownSizes); \(scope): every one denied at least as strictly as the policy"))
             }
         } else {
@@ -443,7 +445,7 @@ public final class Verifier {
         for f in report.syscallFindings {
             let tasks = whereFound[f.name] ?? []
             let whom = tasks.count == 1 ? "in \(tasks[0].label)" : "in \(tasks.count) threads (first: \(tasks[0].label))"
-            report.checks.append(.init("syscall \(f.name)", .finding, f.description + " " + whom))
+            report.checks.append(.init(f.name.hasPrefix("syscalls ") ? f.name : "syscall \(f.name)", .finding, f.description + " " + whom))
         }
     }
 }

@@ -230,6 +230,31 @@ struct VerifyEvasionTests {
         expectUntraced(good)
     }
 
+    @Test("a filter whose answer is computed from the input cannot be proven: UNVERIFIED (exit 1), not HOLDS; control holds", arguments: runtimes)
+    func undecidedFilter(runtime: String) throws {
+        let dir = try tempDir("evade-computed-\(runtime)")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let weak = try start(runtime, bundle: try bundle("weak-allow", mode: "computed", in: dir, apply: false),
+                             tag: "computed", root: root, ready: "evade computed ready")
+        defer { weak.stop() }
+        let r = try verify(weak, ["--json"])
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        let t = target(r)
+        #expect(t["status"] as? String == "unverified", "\(r.stdout)")
+        #expect(checks(t).contains { ($0["evidence"] as? String ?? "").contains("the proof could not decide") && $0["status"] as? String == "unverified" },
+                "\(r.stdout)")
+        expectUntraced(weak)
+
+        // Control: the tightened profile (loaded first) denies every route before the computed filter matters.
+        let good = try start(runtime, bundle: try bundle("weak-allow", mode: "computed", in: dir, apply: true),
+                             tag: "computed-ok", root: root, ready: "evade computed ready")
+        defer { good.stop() }
+        let c = try verify(good)
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+        expectUntraced(good)
+    }
+
     // MARK: - Processes
 
     @Test("a process in a PID namespace nested inside the container's is the container's: its missing filter is found; control holds",
@@ -575,23 +600,22 @@ struct VerifyEvasionTests {
 
     // MARK: - The emulator and the instruction pointer (no containers)
 
-    @Test("a filter that compares the instruction pointer is emulated at the values it compares with, not at 0 alone")
+    @Test("a filter that compares the instruction pointer is judged for every instruction pointer, not at 0 alone")
     func instructionPointerOffline() throws {
         let policy = try Policy.builtin()
-        let probes = try PolicyProbes(policy: policy)
+        let judge = try ChainJudge(policy: policy, config: nil)
         let weak = try Compiler.compile(try #require(try WardenSpec.Bundle.loadConfig(Repo.sample("weak-allow")).seccomp()))
         let tight = try Compiler.compile(try Tighten.tighten(nil, policy: policy).profile)
-        #expect(PolicyProbes.instructionPointers(FilterChain([weak])) == [0])
         // Denies (EPERM) only when both halves of the instruction pointer are 0 (evade.c's ip-zero).
         let ipZero = BPFProgram([
             .init(code: 0x20, jt: 0, jf: 0, k: 8), .init(code: 0x15, jt: 0, jf: 3, k: 0),
             .init(code: 0x20, jt: 0, jf: 0, k: 12), .init(code: 0x15, jt: 0, jf: 1, k: 0),
             .init(code: 0x06, jt: 0, jf: 0, k: 0x0005_0001), .init(code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000),
         ])
-        let found = probes.check(FilterChain([ipZero, weak]))
+        let found = judge.judge([ipZero, weak])
         let keyctl = try #require(found.findings.first { $0.name == "keyctl" })
         #expect(keyctl.instructionPointer != 0)
-        #expect(probes.check(FilterChain([ipZero, tight])).findings.isEmpty)
+        #expect(judge.judge([ipZero, tight]).findings.isEmpty)
         // Allows only from one code address (high and low half compared): that address is tried.
         let address: UInt64 = 0x7f12_3456_789a
         let onlyThere = BPFProgram([
@@ -599,9 +623,13 @@ struct VerifyEvasionTests {
             .init(code: 0x20, jt: 0, jf: 0, k: 8), .init(code: 0x15, jt: 0, jf: 1, k: UInt32(address & 0xffff_ffff)),
             .init(code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000), .init(code: 0x06, jt: 0, jf: 0, k: 0x0005_0001),
         ])
-        #expect(PolicyProbes.instructionPointers(FilterChain([onlyThere])).contains(address))
-        let there = probes.check(FilterChain([onlyThere]))
+        let there = judge.judge([onlyThere])
         #expect(there.findings.first { $0.name == "keyctl" }?.instructionPointer == address)
+        // An answer computed from the input: no claim either way.
+        let computed = BPFProgram([.init(code: 0x20, jt: 0, jf: 0, k: 4), .init(code: 0x04, jt: 0, jf: 0, k: 0xbffe_ffc2), .init(code: 0x16, jt: 0, jf: 0, k: 0)])
+        let undecided = judge.judge([computed])
+        #expect(undecided.findings.isEmpty)
+        #expect(!undecided.undecided.isEmpty)
     }
 
     /// Every line is a comment or `name{labels} value`, and every metric has HELP and TYPE.

@@ -13,6 +13,8 @@
  *   evade nested-pidns  a child unshares a PID namespace and forks a grandchild there, which keeps
  *                       the runtime's filter (or none); the child and pid 1 then load the strict
  *                       filter (needs CAP_SYS_ADMIN in the container)
+ *   evade computed      loads a filter whose answer is computed from the input (arch + k, which is
+ *                       ALLOW for x86_64): nothing a path walk can decide
  *   evade late-thread   on SIGUSR1 the main thread starts a second thread, then loads the strict
  *                       filter alone (no TSYNC) and prints "evade late-thread done": a thread that
  *                       appears after a verifier listed the threads, made by one that then looks strict
@@ -74,6 +76,13 @@ static struct sock_filter ipzero_insns[] = {
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+/* Returns arch + k: ALLOW (0x7fff0000) for AUDIT_ARCH_X86_64 (0xc000003e). */
+static struct sock_filter computed_insns[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, 0xbffeffc2),
+    BPF_STMT(BPF_RET | BPF_A, 0),
 };
 
 static void load(struct sock_filter *insns, unsigned short len, unsigned int flags, const char *what) {
@@ -223,7 +232,7 @@ static int churn(void) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: evade nosync|leader-exit|trace-init|ip-zero|nested-pidns|late-thread|churn|strict\n");
+        fprintf(stderr, "usage: evade nosync|leader-exit|trace-init|ip-zero|nested-pidns|computed|late-thread|churn|strict\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -244,6 +253,10 @@ int main(int argc, char **argv) {
         forever();
     } else if (!strcmp(mode, "nested-pidns")) {
         return nested_pidns();
+    } else if (!strcmp(mode, "computed")) {
+        load(computed_insns, sizeof computed_insns / sizeof computed_insns[0], SECCOMP_FILTER_FLAG_TSYNC, "computed");
+        ready(mode);
+        forever();
     } else if (!strcmp(mode, "late-thread")) {
         return late_thread();
     } else if (!strcmp(mode, "churn")) {
