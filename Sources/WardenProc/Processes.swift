@@ -70,10 +70,16 @@ public enum ContainerProcesses {
             }
             return out
         }
+        // The init's own PID namespace link unreadable (an LSM) while NSpid says it is not ours: its
+        // namespace cannot be listed, so say so rather than fall back quietly to a narrower scope.
+        var unresolvedInit = [Int32]()
+        if ProcFS.readLink("/proc/\(pid)/ns/pid") == nil, (TaskStatus.read(pid: pid, tid: pid)?.pidNamespaceDepth ?? 2) != 1 {
+            unresolvedInit = [pid]
+        }
         if let cg = ProcFS.readText("/proc/\(pid)/cgroup"), cg != ProcFS.readText("/proc/self/cgroup"),
            !isRootCgroup(cg) {
             let members = all.filter { $0 == pid || ProcFS.readText("/proc/\($0)/cgroup") == cg }
-            return Members(pids: ordered(members, first: pid), scope: .cgroup)
+            return Members(pids: ordered(members, first: pid), scope: .cgroup, unresolved: unresolvedInit)
         }
         var children = [Int32: [Int32]]()
         for p in all {
@@ -83,7 +89,7 @@ public enum ContainerProcesses {
         while let p = queue.popLast() {
             for c in children[p] ?? [] where !out.contains(c) { out.append(c); queue.append(c) }
         }
-        return Members(pids: ordered(out, first: pid), scope: .descendants)
+        return Members(pids: ordered(out, first: pid), scope: .descendants, unresolved: unresolvedInit)
     }
 
     /// The lines of the init's /proc/PID/cgroup that are the container's own: not at a hierarchy's

@@ -281,7 +281,7 @@ public final class Verifier {
         if !members.unresolved.isEmpty {
             let shown = members.unresolved.prefix(6).map(String.init).joined(separator: ", ")
             report.checks.append(.init("processes", .unverified,
-                                       "cannot tell whether pid\(members.unresolved.count == 1 ? "" : "s") \(shown)\(members.unresolved.count > 6 ? ", …" : "") belong\(members.unresolved.count == 1 ? "s" : "") to the container: /proc/PID/ns/pid or /proc/PID/cgroup unreadable"))
+                                       "cannot tell whether pid\(members.unresolved.count == 1 ? "" : "s") \(shown)\(members.unresolved.count > 6 ? ", …" : "") belong\(members.unresolved.count == 1 ? "s" : "") to the container, or list \(members.unresolved.count == 1 ? "its" : "their") threads: /proc/PID/ns/pid, /proc/PID/cgroup or /proc/PID/task unreadable"))
         }
 
         if let config, let ex = policy.exemption(for: (try? config.annotations()) ?? []) {
@@ -309,7 +309,10 @@ public final class Verifier {
             members = ContainerProcesses.find(init: pid, ownCgroup: ownCgroup)
             var listed = [(pid: Int32, tid: Int32)]()
             for p in members.pids {
-                for t in tids(of: p) where index[t] == nil { listed.append((p, t)) }
+                let all = tids(of: p)
+                // A live process whose threads cannot be listed cannot be checked: never skip it quietly.
+                if all.isEmpty && ContainerProcesses.isLive(p) && !members.unresolved.contains(p) { members.unresolved.append(p) }
+                for t in all where index[t] == nil { listed.append((p, t)) }
             }
             afterListing?(rounds)
             var seen = 0
