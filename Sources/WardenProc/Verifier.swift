@@ -42,6 +42,9 @@ public struct VerifyReport: Sendable {
         /// Nothing found short, but something the guarantee needs was not inspected.
         case unverified
         case exempt
+        /// `verify --all`'s backstop: no seccomp-warden decision lets it run (none names it, or the
+        /// last one denied it). Comes before every other outcome: it went around the product.
+        case unaccounted
     }
 
     public var pid: Int32
@@ -61,6 +64,8 @@ public struct VerifyReport: Sendable {
     public var syscallFindings: [SyscallFinding]
     public var checks: [VerifyCheck]
     public var exemptReason: String?
+    /// Whether a decision in the audit log covers it (`verify --all` only); its check is in `checks`.
+    public var accounting: Accounting? = nil
 
     public var findings: [VerifyCheck] { checks.filter { $0.status == .finding } }
     public var unverified: [VerifyCheck] { checks.filter { $0.status == .unverified } }
@@ -68,6 +73,7 @@ public struct VerifyReport: Sendable {
     public var failures: [VerifyCheck] { checks.filter { $0.status == .finding || $0.status == .unverified } }
     public var holds: Bool { failures.isEmpty }
     public var outcome: Outcome {
+        if accounting?.isFinding == true { return .unaccounted }
         if !findings.isEmpty { return .fallsShort }
         if !unverified.isEmpty { return .unverified }
         return exemptReason != nil ? .exempt : .holds
@@ -93,6 +99,7 @@ public struct VerifyReport: Sendable {
             ("holds", .bool(holds)),
         ]
         fields.append(("exempt", exemptReason.map { .string($0) } ?? .null))
+        if let accounting { fields.append(("accounting", accounting.json)) }
         fields.append(("checks", .array(checks.map(\.json))))
         fields.append(("syscallFindings", .array(syscallFindings.map { f in
             .object([
