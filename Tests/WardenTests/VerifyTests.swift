@@ -154,6 +154,38 @@ struct VerifyTests {
         expectRunningUntraced(c)
     }
 
+    @Test("verify and explain name clone3 and io_uring when only those routes are open", arguments: runtimes)
+    func onlyClone3AndIoUringOpen(runtime: String) throws {
+        let dir = try tempDir("verify-open-\(runtime)")
+        defer { cleanup(dir) }
+        let b = try bundle("no-seccomp", in: dir, apply: true)
+        // The applied baseline, with clone3 and io_uring moved to an ALLOW entry.
+        let fix = try Self.shell("""
+            python3 - \(b)/config.json <<'PY'
+            import json, sys
+            c = json.load(open(sys.argv[1])); s = c["linux"]["seccomp"]
+            open_ = ["clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"]
+            for r in s["syscalls"]: r["names"] = [n for n in r["names"] if n not in open_]
+            s["syscalls"] = [r for r in s["syscalls"] if r["names"]] + [{"names": open_, "action": "SCMP_ACT_ALLOW"}]
+            json.dump(c, open(sys.argv[1], "w"))
+            PY
+            """)
+        #expect(fix.status == 0, "\(fix.stderr)")
+        let c = try start(runtime, bundle: b, tag: "open")
+        defer { c.stop() }
+        let r = try warden(["verify", "--pid", String(c.pid)])
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        for name in ["clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"] {
+            #expect(r.stdout.contains(name), "\(name) not named: \(r.stdout)")
+        }
+        #expect(!r.stdout.contains("keyctl"), "only the open routes are findings: \(r.stdout)")
+        let e = try warden(["explain", "--pid", String(c.pid), "--syscall", "clone3"])
+        #expect(e.stdout.contains("every call: not denied"), "\(e.stdout)")
+        let k = try warden(["explain", "--pid", String(c.pid), "--syscall", "keyctl", "--arch", "x86"])
+        #expect(k.stdout.contains("every call: denied"), "\(k.stdout)")
+        expectRunningUntraced(c)
+    }
+
     @Test("without CAP_SYS_ADMIN (or CAP_SYS_PTRACE) verify is an error (exit 2), not a /proc-only pass, and leaves the process untraced",
           arguments: ["cap_sys_admin", "cap_sys_ptrace"])
     func ptraceNotPermitted(cap: String) throws {
