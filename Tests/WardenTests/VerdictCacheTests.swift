@@ -40,6 +40,10 @@ struct VerdictCacheTests {
         _ = try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)
         policy.digest = "0000000000000000"
         #expect(!(try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)).cached)
+        // The same policy file (digest) but another effective policy: a deny file it names has changed.
+        _ = try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)
+        policy.deny = policy.deny.filter { !$0.names.contains("keyctl") }
+        #expect(!(try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)).cached)
         let c = try config("weak-allow")
         let seccomp = c.document.object(at: c.document.object(at: c.document.root, key: "linux"), key: "seccomp")
         c.document.set(.string("SCMP_ACT_LOG"), at: seccomp, key: "defaultAction")
