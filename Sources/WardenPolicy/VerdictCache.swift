@@ -42,7 +42,8 @@ public struct VerdictCache {
         // The effective policy, not only its file's digest: the files it names (deny sets, an inject
         // profile) can change while the policy file stays the same.
         var out = Array("v1 \(binaryIdentity) policy \(policy.source) \(policy.digest) \(fnv1a(policy.json.serialized(.compact))) caps ".utf8)
-        out += Array((config.boundingCapabilities ?? ["<none>"]).joined(separator: ",").utf8)
+        // As JSON, not joined: ["A,B"] and ["A","B"] are different lists.
+        out += config.boundingCapabilities.map { JSON.array($0.map { .string($0) }).serialized(.compact) } ?? Array("null".utf8)
         out += Array(" seccomp ".utf8)
         out += seccomp?.serialized(.compact) ?? Array("null".utf8)
         return out

@@ -90,3 +90,14 @@ struct VerdictCacheTests {
     }
 }
 
+
+@Test("red team: the cache key keeps capability lists apart (one name with a comma is not two names)")
+func capabilityListsApart() throws {
+    let policy = try builtinPolicy()
+    func input(_ caps: String) throws -> [UInt8] {
+        let text = #"{"process": {"capabilities": {"bounding": \#(caps)}}, "linux": {}}"#
+        return VerdictCache.input(OCIConfig(document: try JSONDocument(bytes: Array(text.utf8), name: "c")), policy: policy)
+    }
+    #expect(try input(#"["CAP_SYS_ADMIN", "CAP_CHOWN"]"#) != input(#"["CAP_SYS_ADMIN,CAP_CHOWN"]"#))
+    #expect(try input(#"["CAP_CHOWN"]"#) == input(#"["CAP_CHOWN"]"#))
+}

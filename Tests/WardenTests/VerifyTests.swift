@@ -186,6 +186,53 @@ struct VerifyTests {
         expectRunningUntraced(c)
     }
 
+    @Test("red team: capabilities come from the kernel, not from a config.json edited after start; an exemption needs a root-only config")
+    func capabilitiesFromKernel() throws {
+        let dir = try tempDir("verify-caps")
+        defer { cleanup(dir) }
+        let b = try bundle("no-seccomp", in: dir, apply: false)
+        // Allows unshare; the site denies it unless the container has CAP_SYS_ADMIN (a Docker-format deny set).
+        let fix = try Self.shell("""
+            python3 - \(b)/config.json <<'PY'
+            import json, sys
+            c = json.load(open(sys.argv[1]))
+            c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}
+            for k in ("bounding", "effective", "permitted"): c["process"]["capabilities"][k] = ["CAP_CHOWN", "CAP_KILL"]
+            c["process"]["capabilities"].pop("inheritable", None); c["process"]["capabilities"].pop("ambient", None)
+            json.dump(c, open(sys.argv[1], "w"))
+            PY
+            cat > \(dir)/deny.json <<'J'
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"},
+              {"names": ["unshare"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]}
+            J
+            echo '{"deny": ["\(dir)/deny.json"]}' > \(dir)/policy.json
+            chmod 0644 \(dir)/deny.json \(dir)/policy.json
+            """)
+        #expect(fix.status == 0, "\(fix.stderr)")
+        let c = try start("runc", bundle: b, tag: "caps")
+        defer { c.stop() }
+        let env = ["SECCOMP_WARDEN_POLICY": dir + "/policy.json"]
+        let before = try warden(["verify", "--container", c.id], env: env)
+        #expect(before.status == 1 && before.stdout.contains("unshare"), "\(before.stdout) \(before.stderr)")
+        // The creator edits the bundle after the start: the running process still lacks CAP_SYS_ADMIN.
+        let edit = try Self.shell("""
+            python3 - \(b)/config.json <<'PY'
+            import json, sys
+            c = json.load(open(sys.argv[1])); c["process"]["capabilities"]["bounding"].append("CAP_SYS_ADMIN")
+            json.dump(c, open(sys.argv[1], "w"))
+            PY
+            """)
+        #expect(edit.status == 0)
+        let after = try warden(["verify", "--container", c.id], env: env)
+        #expect(after.status == 1 && after.stdout.contains("unshare"), "the edited config.json decided: \(after.stdout) \(after.stderr)")
+        #expect(ConversionContext.capabilities(mask: 0x21) == ["CAP_CHOWN", "CAP_KILL"])
+        #expect(Verifier.boundingSet(c.pid) == ["CAP_CHOWN", "CAP_KILL"])
+        // rootOnly: a config others can write cannot exempt.
+        chmod(b + "/config.json", 0o666)
+        #expect(!Verifier.rootOnly(b + "/config.json"))
+        chmod(b + "/config.json", 0o644)
+    }
+
     @Test("without CAP_SYS_ADMIN (or CAP_SYS_PTRACE) verify is an error (exit 2), not a /proc-only pass, and leaves the process untraced",
           arguments: ["cap_sys_admin", "cap_sys_ptrace"])
     func ptraceNotPermitted(cap: String) throws {
