@@ -247,6 +247,45 @@ struct BackstopTests {
         }
     }
 
+    @Test("a container's process without root cannot append a record to the log even with its folder bind-mounted (control: the same write as root)")
+    func containerCannotForge() throws {
+        let dir = try tempDir("backstop-forge").replacingOccurrences(of: "//", with: "/")
+        defer { cleanup(dir) }
+        chmod(dir, 0o755)
+        let folder = dir + "/log"
+        mkdir(folder, 0o755)
+        let log = folder + "/audit.log"
+        try "{\"time\":1,\"stage\":\"createRuntime\",\"id\":\"x\",\"decision\":\"compliant\"}\n".write(toFile: log, atomically: false, encoding: .utf8)
+        chmod(log, 0o640)
+        let before = readText(log)
+        let forged = "{\\\"stage\\\":\\\"createRuntime\\\",\\\"id\\\":\\\"victim\\\",\\\"decision\\\":\\\"compliant\\\"}"
+        for uid in [65534, 0] {
+            let b = dir + "/b\(uid)"
+            let m = try Self.shell("make_bundle \(Repo.sample("docker-default"))/config.json \(b) /bin/sh -c 'echo \(forged) >> /wlog/audit.log; echo rc=$?'")
+            #expect(m.status == 0, "\(m.stderr)")
+            let edit = try sh("""
+                python3 - \(b)/config.json <<'PY'
+                import json, sys
+                c = json.load(open(sys.argv[1]))
+                c["process"]["user"] = {"uid": \(uid), "gid": \(uid)}
+                c["mounts"].append({"destination": "/wlog", "type": "bind", "source": "\(folder)", "options": ["rbind", "rw"]})
+                json.dump(c, open(sys.argv[1], "w"))
+                PY
+                """)
+            #expect(edit.status == 0, "\(edit.stderr)")
+            #expect(try warden(["apply", b]).status == 0)
+            let r = try Self.shell("run_in runc \(b) bk-forge-\(uid)-\(UInt32.random(in: 0...UInt32.max)) 2>&1")
+            if uid == 0 {
+                // Root in a container without a user namespace is root on the node: it can write anything root can.
+                #expect(r.stdout.contains("rc=0"), "\(r.stdout)")
+                #expect(readText(log).contains("victim"))
+            } else {
+                #expect(r.stdout.contains("Permission denied") && r.stdout.contains("rc=1"), "\(r.stdout)")
+                #expect(readText(log) == before)
+            }
+        }
+    }
+
     func expectPrometheusText(_ text: String) {
         var typed = Set<String>()
         for line in text.split(separator: "\n") {
