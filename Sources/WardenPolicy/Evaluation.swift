@@ -22,7 +22,7 @@ public struct Evaluation {
     /// libseccomp accepts the tightened profile, which is then not for writing.
     public static func evaluate(_ config: OCIConfig, policy: Policy, needsProfile: Bool = true) throws(WardenError) -> Evaluation {
         if let ex = policy.exemption(for: try config.annotations()) {
-            return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by annotation /\(ex.annotation)/=/\(ex.value)/: \(ex.reason)")
+            return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by \(ex.reason)")
         }
         for (key, _) in try config.annotations() where !policy.allowAnnotations.contains(key) {
             for reading in RuntimeReading.allCases {
