@@ -96,7 +96,7 @@ public enum Wrapper {
             policy = try Policy.load()
             let config = try Bundle.loadConfig(bundle)
             id = try? config.annotations().first { $0.0 == "io.kubernetes.cri.container-name" }?.1
-            let e = try Evaluation.evaluate(config, policy: policy!)
+            let e = try Evaluation.evaluate(config, policy: policy!, cache: .standard())
             switch e.verdict {
             case .injected, .tightened:
                 if policy!.mode == .audit {
