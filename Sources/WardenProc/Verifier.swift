@@ -207,6 +207,24 @@ public final class Verifier {
         }
     }
 
+    /// The process's bounding capability set, from the kernel (`CapBnd:` in /proc/PID/status); nil when unreadable.
+    static func boundingSet(_ pid: Int32) -> [String]? {
+        guard let text = ProcFS.readText("/proc/\(pid)/status") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("CapBnd:") {
+            let hex = line.dropFirst("CapBnd:".count).drop { $0 == " " || $0 == "\t" }
+            return UInt64(hex, radix: 16).map { ConversionContext.capabilities(mask: $0) }
+        }
+        return nil
+    }
+
+    /// Whether a file and its folder are root's alone (owned by root, writable by no one else).
+    static func rootOnly(_ path: String?) -> Bool {
+        guard let path else { return false }
+        var st = stat(), dt = stat()
+        guard lstat(path, &st) == 0, stat(FileIO.dirname(of: path), &dt) == 0 else { return false }
+        return st.st_uid == 0 && st.st_mode & 0o022 == 0 && dt.st_uid == 0 && dt.st_mode & 0o022 == 0
+    }
+
     public func verify(pid: Int32, config: OCIConfig?, container: ContainerRecord?) throws(WardenError) -> VerifyReport {
         if !privilegesChecked {
             try Self.requirePrivileges(deep: deep)
@@ -270,7 +288,7 @@ public final class Verifier {
         }
 
         // 3. Every task's loaded filters, judged by the proof against the routes of the site's deny rules.
-        let judge = try ChainJudge(policy: policy, config: config)
+        let judge = try ChainJudge(policy: policy, config: config, capabilities: Self.boundingSet(pid))
         loadedFilterChecks(&report, live: live, initPid: pid, judge: judge)
 
         // 4. The set of tasks itself.
@@ -284,7 +302,8 @@ public final class Verifier {
                                        "cannot tell whether pid\(members.unresolved.count == 1 ? "" : "s") \(shown)\(members.unresolved.count > 6 ? ", …" : "") belong\(members.unresolved.count == 1 ? "s" : "") to the container, or list \(members.unresolved.count == 1 ? "its" : "their") threads: /proc/PID/ns/pid, /proc/PID/cgroup or /proc/PID/task unreadable"))
         }
 
-        if let config, let ex = policy.exemption(for: (try? config.annotations()) ?? []) {
+        // An exemption read from a config.json someone other than root can edit is no exemption.
+        if let config, Self.rootOnly(container?.configPath), let ex = policy.exemption(for: (try? config.annotations()) ?? []) {
             report.exemptReason = "exempt by \(ex.reason)"
             for i in report.checks.indices where report.checks[i].status == .finding || report.checks[i].status == .unverified {
                 report.checks[i].status = .exempt
