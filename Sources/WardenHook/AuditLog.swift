@@ -30,14 +30,18 @@ public enum AuditLog {
             ("version", .string(WardenVersion.string)),
             ("stage", .string(stage)),
             ("id", text(id)),
-            ("idFrom", text(id == nil ? nil : idFrom ?? (stage.hasPrefix("wrapper-") ? "argv" : stage == "precreate" ? nil : "state"))),
             ("bundle", text(bundle)),
+            ("idFrom", text(id == nil ? nil : idFrom ?? (stage.hasPrefix("wrapper-") ? "argv" : stage == "precreate" ? nil : "state"))),
             ("decision", .string(decision)),
             ("changes", .array(summary.map { .string($0) })),
             ("reason", text(reason)),
             ("configDigest", text(configDigest)),
             ("policy", .string(policy?.source ?? "unavailable")),
             ("policyDigest", .string(policy?.digest ?? "")),
+            // Which boot, and when in it (CLOCK_BOOTTIME, the clock of a process's start time): `verify`
+            // matches records to running containers by id within this boot, wall-clock steps aside.
+            ("boot", bootID().map { .string($0) } ?? .null),
+            ("uptime", .real(uptime())),
         ])
         var bytes = line.serialized(.compact)
         bytes.append(10)
@@ -67,6 +71,26 @@ public enum AuditLog {
             s += "." + pad(frac, fractionDigits)
         }
         return s + "Z"
+    }
+
+    /// This boot's random id (/proc/sys/kernel/random/boot_id, 36 characters), or nil when unreadable.
+    public static func bootID() -> String? {
+        let fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n >= 36 else { return nil }
+        let id = buf[0..<36]
+        guard id.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2d }) else { return nil }
+        return String(decoding: id, as: UTF8.self)
+    }
+
+    /// Seconds since boot, suspend included (CLOCK_BOOTTIME).
+    public static func uptime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
 
@@ -98,4 +122,5 @@ enum LogFile {
         if n != bytes.count { return n < 0 ? "cannot write: \(errnoText(errno))" : "short write" }
         return nil
     }
+
 }

@@ -106,7 +106,7 @@ public enum Wrapper {
             let opened = try Bundle.open(bundle, writers: .rootAndSelf)
             let config = opened.config
             digest = opened.digest
-            let e = try Evaluation.evaluate(config, policy: policy!)
+            let e = try Evaluation.evaluate(config, policy: policy!, cache: .standard())
             switch e.verdict {
             case .injected, .tightened:
                 if policy!.mode == .audit {

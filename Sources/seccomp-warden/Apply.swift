@@ -19,6 +19,7 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            FastPath.armDeadline(60)
             let policy = try Policy.load(explicit: policyOptions.policy)
             // In place, the bundle is opened as the wrapper opens it: its folder, config.json and every
             // folder above them writable by root only, or refused; read, replaced and read back through

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import WardenProc
 
 /// Issue 11, item 5: every audit record names its container (id and bundle), says when (RFC 3339,
 /// UTC), by which version and in which layout (`schema`); a log that is not a regular file is never
@@ -222,5 +223,43 @@ extension PodmanTests {
         AuditRecord.expectTraceable(pre, id: id, bundle: bundle)
         #expect((pre["idFrom"] as? String)?.hasPrefix("config:") == true, "\(pre)")
         #expect(pre["decision"] as? String == "injected", "\(pre)")
+    }
+}
+
+extension BackstopTests {
+    /// The wrapper's record carries the id from the runtime's command line: `verify --all`'s backstop
+    /// accounts for a container started through the wrapper link alone (no gate registered).
+    @Test("a container started through the wrapper link, no gate, is accounted by the wrapper's record")
+    func wrapperAccounted() throws {
+        let dir = try tempDir("backstop-wrap").replacingOccurrences(of: "//", with: "/")
+        defer { cleanup(dir) }
+        chmod(dir, 0o755)
+        let root = dir + "/root"
+        mkdir(dir + "/log", 0o755)
+        let log = dir + "/log/audit.log"
+        // History from before this boot, as in the backstop's own tests.
+        try "{\"time\":1,\"stage\":\"createRuntime\",\"id\":\"last-boot\",\"decision\":\"compliant\",\"boot\":\"00000000-0000-0000-0000-000000000000\",\"uptime\":1}\n"
+            .write(toFile: log, atomically: false, encoding: .utf8)
+        chmod(log, 0o640)
+        let enforce = try policyFile(dir, mode: "enforce")
+        let m = try Self.shell("make_bundle \(Repo.sample("no-seccomp"))/config.json \(dir)/b /bin/sleep 600")
+        #expect(m.status == 0, "\(m.stderr)")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/seccomp-warden-runc", withDestinationPath: Repo.binary)
+        let id = "bk-wrap-\(UInt32.random(in: 0...UInt32.max))"
+        let r = try Self.shell("""
+            cd \(dir)/b && SECCOMP_WARDEN_POLICY=\(enforce) SECCOMP_WARDEN_AUDIT_LOG=\(log) SECCOMP_WARDEN_RUNTIME=$(command -v runc) \\
+              \(dir)/seccomp-warden-runc --root \(root) run -d --pid-file \(dir)/b/pid \(id) </dev/null >\(dir)/b/out 2>&1 && cat \(dir)/b/pid
+            """)
+        let pid = Int32(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let box = Box(id: id, root: root, pid: pid, start: pid > 0 ? ProcFS.stat(pid)?.startTime : nil)
+        defer { box.stop() }
+        #expect(pid > 0, "\(r.stdout) \(r.stderr) \(readText(dir + "/b/out"))")
+        guard pid > 0 else { return }
+        for _ in 0..<100 where readText("/proc/\(pid)/comm").hasPrefix("runc:") { usleep(100_000) }
+        #expect(readText(log).contains("\"stage\":\"wrapper-runc\",\"id\":\"\(id)\",\"bundle\":\"\(dir)/b\""), "\(readText(log))")
+        let v = try warden(["verify", "--all", "--root", root, "--json"], env: ["SECCOMP_WARDEN_AUDIT_LOG": log, "SECCOMP_WARDEN_POLICY": enforce])
+        #expect(accounting(v, id) == "accounted", "\(v.stdout) \(v.stderr)")
+        #expect(target(v, id)["status"] as? String == "holds", "\(v.stdout)")
+        #expect(v.status == 0, "\(v.stdout) \(v.stderr)")
     }
 }
