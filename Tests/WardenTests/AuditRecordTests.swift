@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import WardenProc
+import WardenHook
+import WardenJSON
+import WardenSpec
 
 /// Issue 11, item 5: every audit record names its container (id and bundle), says when (RFC 3339,
 /// UTC), by which version and in which layout (`schema`); a log that is not a regular file is never
@@ -196,6 +199,59 @@ struct AuditRecordTests {
         let text = readText(dir + "/runc.log")
         #expect(text.split(separator: "\n").count == 1 && text.hasPrefix("time=\"") && text.contains("level=error msg=\""), "\(text)")
         #expect(text.contains("\\ntime=\\\"2000"), "\(text)")
+    }
+}
+
+/// What precreate can tell of its container from podman's config alone (`ContainerIdentity`).
+enum IdentityTable {
+    static let id = String(repeating: "ab12", count: 16)
+    static let other = String(repeating: "cd34", count: 16)
+
+    struct Row: Sendable, CustomStringConvertible {
+        var name: String
+        var config: String
+        var id: String?
+        var idFrom: String?
+        var bundle: String?
+        var description: String { name }
+    }
+
+    static func mounts(_ m: [(String, String)]) -> String {
+        "[" + m.map { "{\"destination\": \"\($0.0)\", \"source\": \"\($0.1)\"}" }.joined(separator: ", ") + "]"
+    }
+    static let podmanMounts = mounts([("/proc", "proc"), ("/dev/shm", "/g/vfs-containers/\(id)/userdata/shm"),
+                                      ("/run/.containerenv", "/r/vfs-containers/\(id)/userdata/.containerenv"),
+                                      ("/etc/hostname", "/r/vfs-containers/\(id)/userdata/hostname")])
+
+    static let rows: [Row] = [
+        Row(name: "cgroupfs path", config: "{\"linux\": {\"cgroupsPath\": \"/libpod_parent/libpod-\(id)\"}, \"mounts\": \(podmanMounts)}",
+            id: id, idFrom: "config:linux.cgroupsPath", bundle: "/g/vfs-containers/\(id)/userdata"),
+        Row(name: "systemd path", config: "{\"linux\": {\"cgroupsPath\": \"machine.slice:libpod:\(id)\"}}",
+            id: id, idFrom: "config:linux.cgroupsPath", bundle: nil),
+        Row(name: "--cgroups=disabled: podman's own mounts", config: "{\"mounts\": \(podmanMounts)}",
+            id: id, idFrom: "config:mounts[2].source", bundle: "/g/vfs-containers/\(id)/userdata"),
+        Row(name: "--ipc=host: no shm mount of podman's, no bundle",
+            config: "{\"mounts\": \(mounts([("/dev/shm", "/dev/shm"), ("/run/.containerenv", "/r/vfs-containers/\(id)/userdata/.containerenv")]))}",
+            id: id, idFrom: "config:mounts[1].source", bundle: nil),
+        Row(name: "a creator's volume shaped like podman's is not read",
+            config: "{\"mounts\": \(mounts([("/data", "/x/\(other)/userdata/x"), ("/etc/hostname", "/r/vfs-containers/\(id)/userdata/hostname")]))}",
+            id: id, idFrom: "config:mounts[1].source", bundle: nil),
+        Row(name: "an shm mount of another id gives no bundle",
+            config: "{\"linux\": {\"cgroupsPath\": \"/libpod_parent/libpod-\(id)\"}, \"mounts\": \(mounts([("/dev/shm", "/g/vfs-containers/\(other)/userdata/shm")]))}",
+            id: id, idFrom: "config:linux.cgroupsPath", bundle: nil),
+        Row(name: "a cgroup path that is not podman's", config: "{\"linux\": {\"cgroupsPath\": \"/custom/\(id)\"}}", id: nil, idFrom: nil, bundle: nil),
+        Row(name: "an id that is not 64 hex digits", config: "{\"linux\": {\"cgroupsPath\": \"/libpod_parent/libpod-xyz\"}}", id: nil, idFrom: nil, bundle: nil),
+        Row(name: "nothing", config: "{}", id: nil, idFrom: nil, bundle: nil),
+    ]
+}
+
+@Suite("precreate's container identity")
+struct ContainerIdentityTests {
+    @Test("the id and bundle podman's config gives away, and what it does not", arguments: IdentityTable.rows)
+    func identity(row: IdentityTable.Row) throws {
+        let doc = try JSONDocument(bytes: Array(row.config.utf8), name: "config")
+        let found = ContainerIdentity.of(OCIConfig(document: doc))
+        #expect(found.id == row.id && found.idFrom == row.idFrom && found.bundle == row.bundle, "\(found)")
     }
 }
 
