@@ -76,12 +76,12 @@ public final class Folder {
         return folder
     }
 
-    /// Walks `path` (relative paths: from the current folder, or from `base`). Returns the folder
-    /// reached and nil, or, when the last component is not a folder, the folder holding it and its name.
-    public static func locate(_ path: String, from base: Folder? = nil, writers: Writers, final: Final) throws(WardenError) -> (Folder, String?) {
+    /// Walks `path` (a relative one from the current folder). Returns the folder reached and nil, or,
+    /// when the last component is not a folder, the folder holding it and its name.
+    public static func locate(_ path: String, writers: Writers, final: Final) throws(WardenError) -> (Folder, String?) {
         guard !path.isEmpty else { throw .input("an empty path", file: path) }
-        if !writers.checks { return try kernelLocate(path, from: base, final: final) }
-        var walk = try Walk(path: path, base: base, writers: writers)
+        if !writers.checks { return try kernelLocate(path, final: final) }
+        var walk = try Walk(path: path, writers: writers)
         defer { walk.closeAll() }
         let name = try walk.run(final: final)
         let fd = retrying { openat(walk.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
@@ -97,9 +97,8 @@ public final class Folder {
     }
 
     /// No checks: the kernel resolves the path, symlinks included; only the last step is ours.
-    static func kernelLocate(_ path: String, from base: Folder?, final: Final) throws(WardenError) -> (Folder, String?) {
-        let at = base?.fd ?? AT_FDCWD
-        func openFolder(_ p: String) -> Int32 { retrying { openat(at, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } }
+    static func kernelLocate(_ path: String, final: Final) throws(WardenError) -> (Folder, String?) {
+        func openFolder(_ p: String) -> Int32 { retrying { Glibc.open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } }
         if final != .file {
             let fd = openFolder(path)
             if fd >= 0 { return (Folder(fd: fd, path: path, writers: .anyone), nil) }
@@ -112,8 +111,7 @@ public final class Folder {
         guard fd >= 0 else {
             throw WardenError(errno == ENOENT || errno == ENOTDIR ? .input : .system, file: path, "cannot open \(dir): \(errnoText(errno))")
         }
-        let shown = dir.hasPrefix("/") ? dir : base.map { $0.path + (dir == "." ? "" : "/" + dir) } ?? dir
-        return (Folder(fd: fd, path: shown, writers: .anyone), name)
+        return (Folder(fd: fd, path: dir, writers: .anyone), name)
     }
 
     /// `dir/name` split at the last slash ("/" and "." where there is none).
@@ -291,18 +289,15 @@ struct Walk {
     /// O_PATH (Linux; the value on x86_64 and arm64): Swift's Glibc module does not export it.
     static let oPath: Int32 = 0o10000000
 
-    init(path: String, base: Folder?, writers: Writers) throws(WardenError) {
+    init(path: String, writers: Writers) throws(WardenError) {
         shown = path
         self.writers = writers
         var full = path
         if !path.hasPrefix("/") {
-            if let base {
-                full = base.path + "/" + path
-            } else {
-                guard let cwd = getcwd(nil, 0) else { throw .system("cannot read the current folder: \(errnoText(errno))", file: path) }
-                full = String(cString: cwd) + "/" + path
-                free(cwd)
-            }
+            // The current folder by its physical path (getcwd), walked and checked like the rest.
+            guard let cwd = getcwd(nil, 0) else { throw .system("cannot read the current folder: \(errnoText(errno))", file: path) }
+            full = String(cString: cwd) + "/" + path
+            free(cwd)
         }
         stack = Walk.components(full).reversed()
         try restartAtRoot()
