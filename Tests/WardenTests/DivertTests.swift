@@ -120,7 +120,7 @@ struct DivertedHost {
     static func start(_ tag: String) throws -> DivertedHost {
         let dir = try tempDir(tag)
         let r = try sh("""
-            unshare -m --propagation private bash -c '
+            setsid unshare -m --propagation private bash -c '
               set -e
               for d in /usr /etc /var/lib/dpkg /var/log; do
                 n=$(echo "$d" | tr / _)
@@ -130,7 +130,10 @@ struct DivertedHost {
               # containerd keeps shim sockets and runc state under /run/containerd whatever its --state.
               mkdir -p /run/containerd && mount -t tmpfs tmpfs /run/containerd
               echo $$ > \(dir)/holder.pid
-              exec sleep 1800' </dev/null >\(dir)/holder.log 2>&1 &
+              sleep 1800
+              # Only if the test died without stop(): its daemons end, and the namespace with them.
+              for f in \(dir)/docker/docker.pid \(dir)/ctd/containerd.pid; do [ -s "$f" ] && kill "$(cat "$f")"; done
+              true' </dev/null >\(dir)/holder.log 2>&1 &
             for i in $(seq 1 100); do [ -s \(dir)/holder.pid ] && exit 0; sleep 0.1; done
             cat \(dir)/holder.log; exit 1
             """)
@@ -188,7 +191,7 @@ struct DivertedHost {
             P="\(PodmanEngine.flags(dir))"
             podman $P rm -af >/dev/null 2>&1; podman $P rmi -af >/dev/null 2>&1; true
             """)
-        kill(holder, SIGKILL)
+        kill(-holder, SIGKILL)  // the holder's process group: bash and its sleep
         usleep(200_000)
         cleanup(dir)
     }
