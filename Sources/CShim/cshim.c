@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <unistd.h>
@@ -50,4 +52,9 @@ int sw_open(const char *path, int flags, mode_t mode) {
     int fd;
     do { fd = open(path, flags, mode); } while (fd < 0 && errno == EINTR);
     return fd < 0 ? -errno : fd;
+}
+
+int sw_ns_get_parent(int fd) {
+    int rc = ioctl(fd, NS_GET_PARENT);
+    return rc < 0 ? -errno : rc;
 }

@@ -29,9 +29,11 @@ public enum FastPath {
     public static let defaultDeadline: UInt32 = 8
 
     /// A closed stdout must give EPIPE, not kill us; a hang (libseccomp has known ones) must end.
-    static func armDeadline() {
+    /// `seconds`: the default when `$SECCOMP_WARDEN_DEADLINE` is unset (the hooks' 8 s; the offline
+    /// commands take longer, but never forever: libseccomp's compilation grows faster than the rules).
+    public static func armDeadline(_ fallback: UInt32? = nil) {
         signal(SIGPIPE, SIG_IGN)
-        var seconds = defaultDeadline
+        var seconds = fallback ?? defaultDeadline
         if let env = getenv("SECCOMP_WARDEN_DEADLINE"), let v = UInt32(String(cString: env)) { seconds = v }
         guard seconds > 0 else { return }
         signal(SIGALRM) { _ in

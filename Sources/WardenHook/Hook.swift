@@ -42,7 +42,7 @@ public enum Hook {
         let stage = "precreate"
         do {
             let config = OCIConfig(document: try JSONDocument(bytes: input, name: "<stdin config>"))
-            let e = try Evaluation.evaluate(config, policy: policy)
+            let e = try Evaluation.evaluate(config, policy: policy, cache: .standard())
             let id = try? config.annotations().first { $0.0 == "io.podman.annotations.container-name" || $0.0 == "io.container.manager" }?.1
             switch e.verdict {
             case .injected, .tightened:
@@ -88,7 +88,7 @@ public enum Hook {
             bundle = state.bundle
             let config = try Bundle.loadConfig(state.bundle)
             // A gate only judges: the tightened profile is never written, so it is not compiled either.
-            let e = try Evaluation.evaluate(config, policy: policy, needsProfile: false)
+            let e = try Evaluation.evaluate(config, policy: policy, needsProfile: false, cache: .standard())
             switch e.verdict {
             case .compliant, .exempt:
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: e.verdict.rawValue, summary: [], reason: e.reason)
@@ -133,7 +133,7 @@ public enum Hook {
                 return 0
             }
             // A short-lived container may be gone before poststart runs (crun): nothing to check, and we say so.
-            if access("/proc/\(pid)", F_OK) != 0 || isZombie(pid) {
+            if !ContainerProcesses.isLive(pid) {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
                                 reason: "pid \(pid) exited before poststart could check it")
                 return 0
@@ -143,7 +143,8 @@ public enum Hook {
             let verifier = try Verifier(policy: policy)
             verifier.mainThreadsOnly = true
             let report = try verifier.verify(pid: pid, config: config, container: nil)
-            let findings = report.findings.map { "\($0.check): \($0.evidence)" }
+            // Unverified (a task that could not be stopped or read) fails like a finding.
+            let findings = report.failures.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }
             if findings.isEmpty {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "compliant",
                                 summary: report.checks.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }, reason: nil)
@@ -161,7 +162,7 @@ public enum Hook {
             return 1
         } catch {
             // The process may exit while we look (a short-lived container under crun): that is not a finding.
-            if let pid, access("/proc/\(pid)", F_OK) != 0 || isZombie(pid) {
+            if let pid, !ContainerProcesses.isLive(pid) {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
                                 reason: "pid \(pid) exited while poststart was checking it")
                 return 0
@@ -172,15 +173,5 @@ public enum Hook {
             printErr("seccomp-warden hook poststart: \(error)")
             return audit ? 0 : error.exitCode
         }
-    }
-
-    /// An exited process its parent has not reaped yet: /proc still lists it, with no filter to show.
-    static func isZombie(_ pid: Int32) -> Bool {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        guard let bytes = try? FileIO.readAll(fd: fd, name: "stat", cap: 4096),
-              let paren = bytes.lastIndex(of: UInt8(ascii: ")")), paren + 2 < bytes.count else { return false }
-        return bytes[paren + 2] == UInt8(ascii: "Z") || bytes[paren + 2] == UInt8(ascii: "X")
     }
 }

@@ -46,10 +46,10 @@ public enum Wrapper {
         return nil
     }
 
-    /// Called as the runtime itself, the real one is the diverted file beside the path the caller
-    /// ran (`dpkg-divert --rename --divert /usr/sbin/runc.real`): `<argv[0]>.real` when argv[0] is a
-    /// path, else `<dir>/<name>.real` for the first PATH folder whose `<name>` is this binary, else
-    /// `<this binary>.real`. Nothing else: no PATH search, which would find this binary again.
+    /// Called as the runtime itself, the real one is the diverted file beside the path the caller ran
+    /// (`install.sh --divert`: dpkg diverts /usr/sbin/runc to /usr/sbin/runc.real): `<argv[0]>.real`
+    /// when argv[0] is a path, else `<dir>/<name>.real` for the first PATH folder whose `<name>` is this
+    /// binary, else `<this binary>.real`. Nothing else: a PATH search would find this binary again.
     static func divertedRuntime(_ name: String, argv0: String, me: String?, searchPath: String) -> String? {
         guard let me else { return nil }
         var invoked: [String] = []
@@ -132,7 +132,7 @@ public enum Wrapper {
             policy = try Policy.load()
             let config = try Bundle.loadConfig(bundle)
             id = try? config.annotations().first { $0.0 == "io.kubernetes.cri.container-name" }?.1
-            let e = try Evaluation.evaluate(config, policy: policy!)
+            let e = try Evaluation.evaluate(config, policy: policy!, cache: .standard())
             switch e.verdict {
             case .injected, .tightened:
                 if policy!.mode == .audit {

@@ -16,11 +16,15 @@ public struct Evaluation {
     public var changes: [Change]
     /// For denied and exempt: why.
     public var reason: String?
+    /// Whether it came from the verdict cache (its changes are then the recorded descriptions).
+    public var cached = false
 
     /// Evaluates `config` against `policy`. Errors in the config are thrown (callers fail closed).
     /// `needsProfile: false` (a gate: it judges, never writes): the same verdict, without checking that
     /// libseccomp accepts the tightened profile, which is then not for writing.
-    public static func evaluate(_ config: OCIConfig, policy: Policy, needsProfile: Bool = true) throws(WardenError) -> Evaluation {
+    /// `cache`: where to look the verdict up first and keep it after (the hooks and the wrapper).
+    public static func evaluate(_ config: OCIConfig, policy: Policy, needsProfile: Bool = true,
+                                cache: VerdictCache? = nil) throws(WardenError) -> Evaluation {
         if let ex = policy.exemption(for: try config.annotations()) {
             return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by annotation /\(ex.annotation)/=/\(ex.value)/: \(ex.reason)")
         }
@@ -33,6 +37,16 @@ public struct Evaluation {
             }
         }
         let current = try config.seccomp()
+        if let cache, let hit = cache.lookup(config, policy: policy) { return hit }
+        let e = try judge(current, config, policy: policy, needsProfile: needsProfile)
+        // A gate's "tightened" carries no profile: only what a writer can use is kept.
+        if let cache, needsProfile || e.profile != nil || e.verdict == .compliant || e.verdict == .denied {
+            cache.store(e, for: config, policy: policy)
+        }
+        return e
+    }
+
+    static func judge(_ current: LinuxSeccomp?, _ config: OCIConfig, policy: Policy, needsProfile: Bool) throws(WardenError) -> Evaluation {
         var policy = policy
         if !policy.denySources.isEmpty {
             // A Docker-format deny set serves each container as Docker would: for its own capabilities.

@@ -54,15 +54,17 @@ public enum Guarantee {
     public static func gaps(_ chain: [BPFProgram], routes: [Route], runtime: RuntimeReading) -> [Gap] {
         var out = [Gap]()
         let deny = FilterReturn(Compiler.actionValue(Builtin.eperm))
+        // Calls newer than libseccomp only need not to run: a profile's own ERRNO(0) default is its business.
+        let notRun = FilterReturn(Compiler.actionValue(RuleAction(.errno, errnoRet: 0)))
         for arch in abis {
             let (audit, narrow) = Syscalls.abi(arch)
             // Calls newer than libseccomp: no profile can name them, so the default must deny them.
-            let newer = Prover.prove(chain, arch: audit, numbers: Syscalls.newerThanLibseccomp(arch), narrowArgs: narrow, atLeast: deny)
+            let newer = Prover.prove(chain, arch: audit, numbers: Syscalls.newerThanLibseccomp(arch), narrowArgs: narrow, atLeast: notRun)
             if newer != .holds { out.append(Gap(route: nil, arch: arch, runtime: runtime, result: newer)) }
             for route in routes {
                 guard let nr = Syscalls.number(route.syscall, arch: arch) else { continue }
-                // Denied is the promise: ERRNO or stricter (a KILL_PROCESS rule met by the KILL_THREAD
-                // libseccomp gives architectures a profile leaves out still denies).
+                // Denied is the promise: ERRNO with an errno, or stricter (a KILL_PROCESS rule met by the
+                // KILL_THREAD libseccomp gives architectures a profile leaves out still denies).
                 let r = Prover.prove(chain, arch: audit, nr: UInt32(bitPattern: nr), conditions: route.conditions,
                                      narrowArgs: narrow, atLeast: deny)
                 if r != .holds { out.append(Gap(route: route, arch: arch, runtime: runtime, result: r)) }

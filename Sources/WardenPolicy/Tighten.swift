@@ -20,6 +20,8 @@ public enum Change: Equatable, Sendable, CustomStringConvertible {
     case split(name: String)
     /// The proof on the compiled filter found a route open; the syscall is now denied outright.
     case routeClosed(name: String, gap: String)
+    /// A change as the verdict cache recorded it (its description).
+    case recorded(String)
 
     public var description: String {
         switch self {
@@ -37,6 +39,7 @@ public enum Change: Equatable, Sendable, CustomStringConvertible {
             "\(name): an entry with more than six conditions split into one entry per condition (crun reads only the first six)"
         case .routeClosed(let name, let gap):
             "\(name): the compiled filter leaves a route open (\(gap)); denied outright"
+        case .recorded(let text): text
         }
     }
 

@@ -3,85 +3,91 @@ import WardenPolicy
 import WardenSeccomp
 import WardenSpec
 
-/// One syscall the site denies that a loaded filter chain lets through less strictly.
+/// One syscall the site denies that a loaded filter chain lets through: the proof's counterexample.
 public struct SyscallFinding: Equatable, Sendable {
     public var name: String
     /// Architectures where it falls short, in the policy's order.
     public var architectures: [SeccompArch]
-    /// The first case that falls short.
+    /// The first counterexample.
     public var nr: Int32
     public var args: [UInt64]
+    /// seccomp_data.instruction_pointer of that case (0 unless the filters compare it).
+    public var instructionPointer: UInt64 = 0
     public var got: FilterReturn
     public var required: FilterReturn
-    /// How many emulated cases fell short, over all architectures.
+    /// How many routes × ABIs fell short.
     public var cases: Int
 
     public var description: String {
         let arches = architectures.map(\.libseccompName).joined(separator: ", ")
         let argText = args.allSatisfy { $0 == 0 } ? "" : " args " + args.map { "0x" + String($0, radix: 16) }.joined(separator: ",")
-        return "\(name): the loaded filters give \(got), the policy requires \(required) (\(arches); nr \(nr)\(argText); \(cases) case\(cases == 1 ? "" : "s"))"
+        let ipText = instructionPointer == 0 ? "" : " instruction pointer 0x" + String(instructionPointer, radix: 16)
+        return "\(name): the loaded filters give \(got), the policy requires \(required) or stricter (\(arches); nr \(nr)\(argText)\(ipText); \(cases) route\(cases == 1 ? "" : "s") open)"
     }
 }
 
-/// The site's deny rules turned into emulation cases: for every architecture the policy names and every
-/// syscall its deny rules name, seccomp_data inputs with sampled argument values and the action the
-/// policy requires (its deny profile, compiled by libseccomp and emulated).
-public struct PolicyProbes {
-    public struct Probe: Sendable {
-        public var name: String
-        public var arch: SeccompArch
-        /// The value the kernel puts in seccomp_data.arch (x32 reports x86_64's).
-        public var auditArch: UInt32
-        public var nr: Int32
-        /// Argument vectors from the policy's own conditions (at least the all-zero one).
-        public var samples: [[UInt64]]
+/// Judges a loaded filter chain with the path-walking proof (WardenPolicy's `Guarantee`, over
+/// WardenSeccomp's `Prover`): every route of the site's deny rules must be denied (ERRNO or stricter)
+/// for every argument value and every instruction pointer, on every ABI this host runs (x86_64, i386
+/// by `int $0x80`, x32 by bit 30 of the number), and so must every syscall number newer than
+/// libseccomp. A route the proof cannot decide is unverified, never "holds".
+public struct ChainJudge: Sendable {
+    public let routes: [Route]
+    /// The site-denied syscall names, for the report.
+    public var names: [String] { var seen = Set<String>(); return routes.map(\.syscall).filter { seen.insert($0).inserted } }
+    public var architectures: [SeccompArch] { Guarantee.abis }
+
+    public init(routes: [Route]) { self.routes = routes }
+
+    /// The routes of the policy's deny rules for a container (a Docker-format deny set is converted for
+    /// its own capabilities when the config is known).
+    public init(policy: Policy, config: OCIConfig?) throws(WardenError) {
+        var deny = policy.deny
+        if let config, !policy.denySources.isEmpty { deny = try policy.deny(for: .of(config)) }
+        self.init(routes: deny.flatMap(\.routes))
     }
 
-    public let probes: [Probe]
-    public let architectures: [SeccompArch]
-    public let denyProgram: BPFProgram
-    public let names: [String]
+    public struct Judgement: Sendable {
+        /// The routes left open, one finding per syscall (the first counterexample).
+        public var findings: [SyscallFinding]
+        /// Routes the proof could not decide, with why.
+        public var undecided: [String]
+        /// Proofs attempted (routes × ABIs, and the newer-than-libseccomp ranges).
+        public var proofs: Int
+    }
 
-    public init(policy: Policy) throws(WardenError) {
-        architectures = policy.architectures ?? [SeccompArch.native]
-        denyProgram = try Compiler.compile(policy.denyProfile)
-        var names = [String]()
-        var conditions = [String: [LinuxSeccompArg]]()
-        var rulesByName = [String: [[LinuxSeccompArg]]]()
-        for rule in policy.deny {
-            for name in rule.names {
-                if !names.contains(name) { names.append(name) }
-                if let args = rule.args, !args.isEmpty {
-                    conditions[name, default: []] += args
-                    rulesByName[name, default: []].append(args)
+    /// `chain`: the loaded filters in any order (the kernel's answer is the strictest of them).
+    public func judge(_ chain: [BPFProgram]) -> Judgement {
+        let gaps = Guarantee.gaps(chain, routes: routes, runtime: .runc)
+        var findings = [String: SyscallFinding]()
+        var order = [String]()
+        var undecided = [String]()
+        for gap in gaps {
+            let name = gap.route?.syscall ?? "syscalls newer than libseccomp"
+            switch gap.result {
+            case .holds: continue
+            case .undecided(let why):
+                undecided.append("\(gap.route?.description ?? name) on \(gap.arch.libseccompName): \(why)")
+            case .fallsShort(let data, let got):
+                let required = gap.route.map { Compiler.filterReturn($0.action) } ?? FilterReturn(Compiler.actionValue(Builtin.eperm))
+                if var f = findings[name] {
+                    f.cases += 1
+                    if !f.architectures.contains(gap.arch) { f.architectures.append(gap.arch) }
+                    findings[name] = f
+                } else {
+                    order.append(name)
+                    findings[name] = SyscallFinding(name: name, architectures: [gap.arch], nr: data.nr, args: data.args,
+                                                    instructionPointer: data.instructionPointer, got: got, required: required, cases: 1)
                 }
             }
         }
-        self.names = names
-        var probes = [Probe]()
-        for arch in architectures {
-            let audit = PolicyProbes.auditArch(arch)
-            for name in names {
-                guard let nr = Syscalls.number(name, arch: arch) else { continue }
-                var samples: [[UInt64]] = [[0, 0, 0, 0, 0, 0]]
-                var perIndex = [Int: [UInt64]]()
-                for c in conditions[name] ?? [] { perIndex[Int(c.index), default: []] += PolicyProbes.values(for: c) }
-                for (i, values) in perIndex {
-                    for v in values { var a: [UInt64] = [0, 0, 0, 0, 0, 0]; a[i] = v; samples.append(a) }
-                }
-                // A vector that satisfies each conditional rule as a whole (check() flips from there).
-                for rule in rulesByName[name] ?? [] {
-                    var a: [UInt64] = [0, 0, 0, 0, 0, 0]
-                    for c in rule { a[Int(c.index)] = PolicyProbes.satisfying(c) }
-                    samples.append(a)
-                }
-                probes.append(Probe(name: name, arch: arch, auditArch: audit, nr: nr,
-                                    samples: PolicyProbes.unique(samples.map { PolicyProbes.fit($0, arch) })))
-            }
-        }
-        self.probes = probes
+        let proofs = routes.count * architectures.count + architectures.count
+        return Judgement(findings: order.map { findings[$0]! }, undecided: undecided, proofs: proofs)
     }
+}
 
+/// Emulation helpers shared with `explain` and the emulator's tests.
+public enum PolicyProbes {
     /// seccomp_data.arch for an architecture: x32 tasks report AUDIT_ARCH_X86_64 (with the x32 bit in nr).
     public static func auditArch(_ arch: SeccompArch) -> UInt32 {
         arch == .x32 ? Syscalls.token(.x86_64) : Syscalls.token(arch)
@@ -93,15 +99,6 @@ public struct PolicyProbes {
         case .x86, .arm, .mips, .mipsel, .ppc, .s390, .parisc: true
         default: false
         }
-    }
-
-    static func fit(_ args: [UInt64], _ arch: SeccompArch) -> [UInt64] {
-        is32Bit(arch) ? args.map { $0 & 0xffff_ffff } : args
-    }
-
-    static func unique(_ list: [[UInt64]]) -> [[UInt64]] {
-        var seen = Set<[UInt64]>()
-        return list.filter { seen.insert($0).inserted }
     }
 
     /// Values on both sides of a comparison's boundary.
@@ -124,57 +121,6 @@ public struct PolicyProbes {
         case .greaterThan: c.value &+ 1
         case .maskedEqual: c.valueTwo ?? 0
         }
-    }
-
-    /// Emulates `chain` on every probe and returns each denied syscall it lets through, by name.
-    /// Argument values: the policy's samples, then, like concolic testing, every value where a comparison
-    /// either program made on the way flips (so a rule the policy never mentions, "allow keyctl when
-    /// arg0 == 5", is found too), until nothing new or `maxCases` per syscall and architecture.
-    public func check(_ chain: FilterChain, maxCases: Int = 512) -> (findings: [SyscallFinding], cases: Int, errors: [String]) {
-        var findings = [String: SyscallFinding]()
-        var order = [String]()
-        var cases = 0
-        var errors = [String]()
-        for probe in probes {
-            var queue = probe.samples
-            var seen = Set(queue)
-            var next = 0
-            // Every case of this probe shares nr and arch: each program's walk up to its first look at
-            // anything else is done once (the rest of the syscalls' comparisons), then resumed per case.
-            let denyStart = denyProgram.start(nr: probe.nr, arch: probe.auditArch)
-            let chainStart = chain.start(nr: probe.nr, arch: probe.auditArch)
-            while next < queue.count && next < maxCases {
-                let args = queue[next]
-                next += 1
-                let data = SeccompData(nr: probe.nr, arch: probe.auditArch, args: args)
-                cases += 1
-                var observer = Flips(args: args, is32Bit: PolicyProbes.is32Bit(probe.arch))
-                let required: FilterReturn, got: FilterReturn
-                do {
-                    if let denyStart {
-                        required = try denyProgram.run(data, from: denyStart, observer: &observer)
-                    } else {
-                        required = try denyProgram.run(data, observer: &observer)
-                    }
-                    got = try chain.run(data, from: chainStart, observer: &observer)
-                } catch {
-                    if errors.count < 5 { errors.append("\(probe.name) on \(probe.arch.libseccompName): \(error)") }
-                    break
-                }
-                for candidate in observer.candidates where seen.insert(candidate).inserted { queue.append(candidate) }
-                guard required.isStricter(than: got) else { continue }
-                if var f = findings[probe.name] {
-                    f.cases += 1
-                    if !f.architectures.contains(probe.arch) { f.architectures.append(probe.arch) }
-                    findings[probe.name] = f
-                } else {
-                    order.append(probe.name)
-                    findings[probe.name] = SyscallFinding(name: probe.name, architectures: [probe.arch], nr: probe.nr,
-                                                          args: args, got: got, required: required, cases: 1)
-                }
-            }
-        }
-        return (order.map { findings[$0]! }, cases, errors)
     }
 }
 

@@ -104,6 +104,16 @@ public struct TaskStatus: Equatable, Sendable {
     public var filters: Int?
     public var noNewPrivs: Bool?
     public var tracerPid: Int32
+    /// The first letter of `State:` (R, S, D, T, t, Z, X, ...); nil when absent.
+    public var state: Character?
+    /// The thread group (process) the task belongs to (`Tgid:`); 0 when absent.
+    public var tgid: Int32
+    /// How many PID namespaces, from the one /proc belongs to down to the task's own, give it a pid
+    /// (`NSpid:` entries); 1 means the task is in /proc's own PID namespace. nil when absent.
+    public var pidNamespaceDepth: Int?
+
+    /// A zombie or dead task: it makes no more system calls, and cannot be ptraced.
+    public var isExited: Bool { state == "Z" || state == "X" }
 
     /// Parses the text of a status file.
     public init?(pid: Int32, tid: Int32, text bytes: [UInt8]) {
@@ -114,6 +124,9 @@ public struct TaskStatus: Equatable, Sendable {
         filters = nil
         noNewPrivs = nil
         tracerPid = 0
+        state = nil
+        tgid = 0
+        pidNamespaceDepth = nil
         var sawAny = false
         for line in bytes.split(separator: 10) {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
@@ -125,6 +138,9 @@ public struct TaskStatus: Equatable, Sendable {
             case "Seccomp_filters": filters = Int(value)
             case "NoNewPrivs": noNewPrivs = value == "1"
             case "TracerPid": tracerPid = Int32(value) ?? 0
+            case "State": state = value.first
+            case "Tgid": tgid = Int32(value) ?? 0
+            case "NSpid": pidNamespaceDepth = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
             default: break
             }
         }
@@ -139,6 +155,12 @@ public struct TaskStatus: Equatable, Sendable {
     /// Every thread of a process.
     public static func threads(of pid: Int32) -> [TaskStatus] {
         ProcFS.threads(of: pid).compactMap { read(pid: pid, tid: $0) }
+    }
+
+    /// The process a task id belongs to (its `Tgid:`), or nil when no such task exists.
+    public static func threadGroup(of tid: Int32) -> Int32? {
+        guard let bytes = ProcFS.read("/proc/\(tid)/status"), let s = TaskStatus(pid: tid, tid: tid, text: bytes), s.tgid > 0 else { return nil }
+        return s.tgid
     }
 }
 

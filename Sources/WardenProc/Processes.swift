@@ -1,10 +1,11 @@
 #if os(Linux)
+import CShim
 import Glibc
 
 /// The processes that belong to the same container as an init pid.
 public enum ContainerProcesses {
     public enum Scope: String, Sendable {
-        /// Every process in the init's own PID namespace.
+        /// Every process in the init's own PID namespace or one nested inside it.
         case pidNamespace = "pid namespace"
         /// The init shares our PID namespace: every process in its cgroup.
         case cgroup
@@ -12,20 +13,73 @@ public enum ContainerProcesses {
         case descendants
     }
 
-    /// The pids of the container whose init is `pid`, `pid` first, and how they were found.
-    /// Processes in PID namespaces nested inside the container's are not included.
-    /// `snapshot`: every host pid's PID namespace link, read once when many containers are verified.
-    public static func find(init pid: Int32, snapshot: [(pid: Int32, ns: String?)]? = nil) -> (pids: [Int32], scope: Scope) {
-        let all = snapshot?.map(\.pid) ?? ProcFS.pids()
-        if let ns = ProcFS.readLink("/proc/\(pid)/ns/pid"), ns != ProcFS.readLink("/proc/self/ns/pid") {
-            let members = snapshot.map { $0.filter { $0.pid == pid || $0.ns == ns }.map(\.pid) }
-                ?? all.filter { $0 == pid || ProcFS.readLink("/proc/\($0)/ns/pid") == ns }
-            return (ordered(members, first: pid), .pidNamespace)
+    /// A container's processes as one scan of /proc found them.
+    public struct Members: Sendable, Equatable {
+        /// `init` first, then the others in ascending order.
+        public var pids: [Int32]
+        public var scope: Scope
+        /// Of `pids`, those in a PID namespace nested inside the container's.
+        public var nested: Set<Int32> = []
+        /// Of `pids`, those in the container's own cgroup but outside its PID namespace (put there from
+        /// the host): judged like the others.
+        public var outside: Set<Int32> = []
+        /// Live processes whose PID namespace or cgroup could not be read: we cannot tell whether they belong.
+        public var unresolved: [Int32] = []
+    }
+
+    /// The processes of the container whose init is `pid`, read from /proc now.
+    /// `ownCgroup`: the runtime gave the container a cgroup of its own (runc; crun unless its cgroup
+    /// manager is disabled), so any process in that cgroup is the container's too.
+    public static func find(init pid: Int32, ownCgroup: Bool = false) -> Members {
+        let all = ProcFS.pids()
+        let ours = ProcFS.readLink("/proc/self/ns/pid")
+        if let ns = ProcFS.readLink("/proc/\(pid)/ns/pid"), ns != ours {
+            var tree = NamespaceTree(root: pid, link: ns)
+            var members = [Int32](), nested = Set<Int32>(), unresolved = [Int32]()
+            var rest = [Int32]()
+            for p in all {
+                if p == pid { continue }
+                guard let link = ProcFS.readLink("/proc/\(p)/ns/pid") else {
+                    // The link may be closed to us (an LSM): a task with one NSpid entry is in our own
+                    // PID namespace, so not in the container's (a child of ours).
+                    if TaskStatus.read(pid: p, tid: p)?.pidNamespaceDepth == 1 { rest.append(p) }
+                    else if isLive(p) { unresolved.append(p) }
+                    continue
+                }
+                if link == ns { members.append(p); continue }
+                if link != ours, let inside = tree.contains(link: link, via: p) {
+                    if inside { members.append(p); nested.insert(p) } else { rest.append(p) }
+                } else if link != ours && isLive(p) {
+                    unresolved.append(p)
+                } else {
+                    rest.append(p)
+                }
+            }
+            var out = Members(pids: ordered(members, first: pid), scope: .pidNamespace, nested: nested, unresolved: unresolved)
+            if ownCgroup, let lines = containerCgroupLines(of: pid) {
+                for p in rest {
+                    guard let text = ProcFS.readText("/proc/\(p)/cgroup") else {
+                        if isLive(p) { out.unresolved.append(p) }
+                        continue
+                    }
+                    if text.split(separator: "\n").contains(where: { lines.contains(String($0)) }) {
+                        out.outside.insert(p)
+                    }
+                }
+                out.pids = ordered(out.pids + out.outside, first: pid)
+            }
+            return out
+        }
+        // The init's own PID namespace link unreadable (an LSM) while NSpid says it is not ours: its
+        // namespace cannot be listed, so say so rather than fall back quietly to a narrower scope.
+        var unresolvedInit = [Int32]()
+        if ProcFS.readLink("/proc/\(pid)/ns/pid") == nil, (TaskStatus.read(pid: pid, tid: pid)?.pidNamespaceDepth ?? 2) != 1 {
+            unresolvedInit = [pid]
         }
         if let cg = ProcFS.readText("/proc/\(pid)/cgroup"), cg != ProcFS.readText("/proc/self/cgroup"),
            !isRootCgroup(cg) {
             let members = all.filter { $0 == pid || ProcFS.readText("/proc/\($0)/cgroup") == cg }
-            return (ordered(members, first: pid), .cgroup)
+            return Members(pids: ordered(members, first: pid), scope: .cgroup, unresolved: unresolvedInit)
         }
         var children = [Int32: [Int32]]()
         for p in all {
@@ -35,21 +89,68 @@ public enum ContainerProcesses {
         while let p = queue.popLast() {
             for c in children[p] ?? [] where !out.contains(c) { out.append(c); queue.append(c) }
         }
-        return (ordered(out, first: pid), .descendants)
+        return Members(pids: ordered(out, first: pid), scope: .descendants, unresolved: unresolvedInit)
     }
 
-    /// Every pid with its PID namespace link.
-    public static func snapshot() -> [(pid: Int32, ns: String?)] {
-        ProcFS.pids().map { ($0, ProcFS.readLink("/proc/\($0)/ns/pid")) }
+    /// The lines of the init's /proc/PID/cgroup that are the container's own: not at a hierarchy's
+    /// root and not shared with the verifier itself. nil when there are none.
+    static func containerCgroupLines(of pid: Int32) -> Set<String>? {
+        guard let text = ProcFS.readText("/proc/\(pid)/cgroup") else { return nil }
+        let ours = Set((ProcFS.readText("/proc/self/cgroup") ?? "").split(separator: "\n").map(String.init))
+        let lines = Set(text.split(separator: "\n").map(String.init).filter { !$0.hasSuffix(":/") && !ours.contains($0) })
+        return lines.isEmpty ? nil : lines
+    }
+
+    /// Still there with at least one live task (a zombie makes no system calls; a zombie leader whose
+    /// threads live on is live).
+    public static func isLive(_ pid: Int32) -> Bool {
+        guard let s = TaskStatus.read(pid: pid, tid: pid) else { return false }
+        if !s.isExited { return true }
+        // A zombie leader whose other threads live on is live.
+        return TaskStatus.threads(of: pid).contains { !$0.isExited }
     }
 
     static func ordered(_ pids: [Int32], first: Int32) -> [Int32] {
-        [first] + pids.filter { $0 != first }.sorted()
+        [first] + Set(pids.filter { $0 != first }).sorted()
     }
 
     /// "0::/" alone (or every v1 line at "/") is the root cgroup: the whole host, not a container.
     static func isRootCgroup(_ text: String) -> Bool {
         text.split(separator: "\n").allSatisfy { $0.hasSuffix(":/") }
+    }
+}
+
+/// Whether a PID namespace lies inside the container's: walks NS_GET_PARENT up from it, once per
+/// namespace seen.
+struct NamespaceTree {
+    let root: (dev: UInt64, ino: UInt64)?
+    var known: [String: Bool]
+
+    init(root pid: Int32, link: String) {
+        var st = stat()
+        root = stat("/proc/\(pid)/ns/pid", &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
+        known = [link: true]
+    }
+
+    /// nil when the namespace of `pid` (whose link reads `link`) cannot be opened.
+    mutating func contains(link: String, via pid: Int32) -> Bool? {
+        if let k = known[link] { return k }
+        guard let root else { return nil }
+        var fd = open("/proc/\(pid)/ns/pid", O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return nil }
+        var inside = false
+        for _ in 0..<40 {
+            var st = stat()
+            if fstat(fd, &st) != 0 { break }
+            if UInt64(st.st_dev) == root.dev && UInt64(st.st_ino) == root.ino { inside = true; break }
+            let parent = sw_ns_get_parent(fd)
+            if parent < 0 { break }  // EPERM: above our own namespace, so not under the container's
+            close(fd)
+            fd = parent
+        }
+        close(fd)
+        known[link] = inside
+        return inside
     }
 }
 #endif

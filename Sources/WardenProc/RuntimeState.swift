@@ -21,6 +21,9 @@ public struct ContainerRecord: Sendable, Equatable {
     public var bundle: String?
     /// The config the runtime kept for itself (crun's ROOT/ID/config.json), else the bundle's.
     public var configPath: String?
+    /// The runtime gave the container a cgroup of its own (runc's `cgroup_paths`, crun's `cgroup-path`):
+    /// a process in it is the container's even outside its PID namespace.
+    public var ownCgroup: Bool = false
 
     /// Whether the recorded init is the process now at `pid`.
     public var isRunning: Bool {
@@ -53,12 +56,40 @@ public enum RuntimeState {
         return nil
     }
 
-    /// Every container under `roots`.
+    /// The roots that can be searched. A root named on the command line (`explicit`) must exist; a
+    /// default root that does not exist is a runtime not in use and left out. A root that exists but
+    /// cannot be listed is an error either way: its containers would go unseen.
+    public static func usableRoots(_ roots: [String], explicit: Bool) throws(WardenError) -> [String] {
+        var out = [String]()
+        for root in roots {
+            guard let dir = opendir(root) else {
+                let e = errno
+                if e == ENOENT && !explicit { continue }
+                throw .system("cannot read the runtime state root \(root): \(String(cString: strerror(e)))"
+                    + (e == EACCES ? " (run verify as root)" : ""))
+            }
+            closedir(dir)
+            out.append(root)
+        }
+        return out
+    }
+
+    /// Every container under `roots` (from `usableRoots`; one that does not exist is left out). A container
+    /// deleted while we read is left out.
     public static func all(roots: [String]) throws(WardenError) -> [ContainerRecord] {
         var out = [ContainerRecord]()
         for root in roots {
-            for id in (ProcFS.list(root) ?? []).sorted() where FileIO.isDirectory(root + "/" + id) {
-                if let r = try record(root: root, id: id) { out.append(r) }
+            guard let ids = ProcFS.list(root) else {
+                let e = errno
+                if e == ENOENT { continue }  // usableRoots decided whether a missing root is an error
+                throw .system("cannot read the runtime state root \(root): \(String(cString: strerror(e)))")
+            }
+            for id in ids.sorted() where FileIO.isDirectory(root + "/" + id) {
+                do {
+                    if let r = try record(root: root, id: id) { out.append(r) }
+                } catch {
+                    if FileIO.isDirectory(root + "/" + id) { throw error }
+                }
             }
         }
         return out
@@ -94,8 +125,9 @@ public enum RuntimeState {
             if let s = label.string, s.hasPrefix("bundle=") { bundle = String(s.dropFirst("bundle=".count)) }
         }
         let config = bundle.map { $0 + "/config.json" }
+        let cgroups = r["cgroup_paths"]?.keys.compactMap { r["cgroup_paths"]?[$0]?.string }.filter { !$0.isEmpty } ?? []
         return ContainerRecord(id: id, format: .runc, root: root, pid: Int32(pid), startTime: start, bundle: bundle,
-                               configPath: config.flatMap { FileIO.exists($0) ? $0 : nil })
+                               configPath: config.flatMap { FileIO.exists($0) ? $0 : nil }, ownCgroup: !cgroups.isEmpty)
     }
 
     /// crun's ROOT/ID/status: `pid`, `process-start-time`, `bundle`; ROOT/ID/config.json is the config it used.
@@ -110,7 +142,9 @@ public enum RuntimeState {
         var config: String? = nil
         if FileIO.exists(dir + "/config.json") { config = dir + "/config.json" }
         else if let b = bundle, FileIO.exists(b + "/config.json") { config = b + "/config.json" }
-        return ContainerRecord(id: id, format: .crun, root: root, pid: Int32(pid), startTime: start, bundle: bundle, configPath: config)
+        let cgroup = r["cgroup-path"]?.string ?? ""
+        return ContainerRecord(id: id, format: .crun, root: root, pid: Int32(pid), startTime: start, bundle: bundle, configPath: config,
+                               ownCgroup: !cgroup.isEmpty)
     }
 }
 #endif

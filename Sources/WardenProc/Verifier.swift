@@ -10,9 +10,12 @@ public struct VerifyCheck: Sendable {
     public enum Status: String, Sendable {
         case ok
         case finding
-        /// Could not be checked (ptrace not permitted, config unknown); says why.
+        /// The guarantee needs it and it could not be inspected (a task that could not be stopped or
+        /// read, a filter that could not be judged); says why. A failure, like a finding.
+        case unverified
+        /// Not part of the guarantee and nothing to compare with (NoNewPrivs without a config).
         case skipped
-        /// Falls short, but the container is exempt by policy.
+        /// Falls short or unverified, but the container is exempt by policy.
         case exempt
     }
 
@@ -33,22 +36,42 @@ public struct VerifyCheck: Sendable {
 
 /// What the kernel says about one container (or process), judged against the policy.
 public struct VerifyReport: Sendable {
+    public enum Outcome: String, Sendable {
+        case holds
+        case fallsShort = "falls_short"
+        /// Nothing found short, but something the guarantee needs was not inspected.
+        case unverified
+        case exempt
+    }
+
     public var pid: Int32
     public var container: ContainerRecord?
     public var scope: ContainerProcesses.Scope
     public var processes: [Int32]
+    /// Live tasks (threads) of the container.
     public var threads: Int
-    /// The init's main thread: its seccomp mode and filter count as /proc says.
+    /// The init's main thread (or, when it exited, its first live thread): seccomp mode and filter count.
     public var mode: TaskStatus.Mode?
     public var filters: Int?
     /// Instruction counts of the init's loaded filters, oldest first; nil when not read.
     public var loadedFilters: [Int]?
+    /// Distinct filter chains read, over `tasksRead` tasks.
+    public var chains: Int = 0
+    public var tasksRead: Int = 0
     public var syscallFindings: [SyscallFinding]
     public var checks: [VerifyCheck]
     public var exemptReason: String?
 
     public var findings: [VerifyCheck] { checks.filter { $0.status == .finding } }
-    public var holds: Bool { findings.isEmpty }
+    public var unverified: [VerifyCheck] { checks.filter { $0.status == .unverified } }
+    /// Findings and unverified checks: what fails the container.
+    public var failures: [VerifyCheck] { checks.filter { $0.status == .finding || $0.status == .unverified } }
+    public var holds: Bool { failures.isEmpty }
+    public var outcome: Outcome {
+        if !findings.isEmpty { return .fallsShort }
+        if !unverified.isEmpty { return .unverified }
+        return exemptReason != nil ? .exempt : .holds
+    }
     public var name: String { container?.id ?? "pid \(pid)" }
 
     public var json: JSON {
@@ -61,9 +84,12 @@ public struct VerifyReport: Sendable {
             ("scope", .string(scope.rawValue)),
             ("processes", .array(processes.map { .int(Int64($0)) })),
             ("threads", .int(Int64(threads))),
+            ("tasksRead", .int(Int64(tasksRead))),
+            ("chains", .int(Int64(chains))),
             ("seccompMode", mode.map { .int(Int64($0.rawValue)) } ?? .null),
             ("filters", filters.map { .int(Int64($0)) } ?? .null),
             ("loadedFilters", loadedFilters.map { .array($0.map { .int(Int64($0)) }) } ?? .null),
+            ("status", .string(outcome.rawValue)),
             ("holds", .bool(holds)),
         ]
         fields.append(("exempt", exemptReason.map { .string($0) } ?? .null))
@@ -74,6 +100,7 @@ public struct VerifyReport: Sendable {
                 ("architectures", .array(f.architectures.map { .string($0.rawValue) })),
                 ("nr", .int(Int64(f.nr))),
                 ("args", .array(f.args.map { .string("0x" + String($0, radix: 16)) })),
+                ("instructionPointer", .string("0x" + String(f.instructionPointer, radix: 16))),
                 ("loaded", .string(f.got.description)),
                 ("required", .string(f.required.description)),
                 ("cases", .int(Int64(f.cases))),
@@ -83,29 +110,57 @@ public struct VerifyReport: Sendable {
     }
 }
 
-/// Proves from the kernel's side that a container carries the baseline: /proc for every thread,
-/// the loaded BPF read with ptrace and emulated for every syscall the site denies.
+/// One task of the container as the verifier saw it.
+struct InspectedTask {
+    enum State {
+        /// Held in a ptrace stop (until the filters are read).
+        case held
+        /// Zombie or gone: it makes no more system calls.
+        case exited
+        /// Could not be stopped or read.
+        case notRead(String)
+        /// Read while stopped.
+        case read([BPFProgram])
+    }
+
+    var pid: Int32
+    var tid: Int32
+    var status: TaskStatus
+    var state: State
+    var nested: Bool
+    var outside: Bool
+
+    var label: String {
+        "pid \(pid) tid \(tid) (\(status.name))" + (nested ? " [nested PID namespace]" : "") + (outside ? " [in the container's cgroup, outside its PID namespace]" : "")
+    }
+}
+
+/// Proves from the kernel's side that a container carries the baseline. Every task (thread) of every
+/// process of the container is held in a ptrace stop, round after round until a listing finds no new
+/// task, so none of them can create a task or load a filter meanwhile; then each task's /proc status is
+/// read and its filters are fetched with PTRACE_SECCOMP_GET_FILTER, and each distinct chain is proven
+/// (path walk, every input symbolic) to deny every route of the site's deny rules. Anything that
+/// could not be inspected or decided is `unverified`.
 public final class Verifier {
     public let policy: Policy
-    public let probes: PolicyProbes
-    /// Whether to read the loaded filters (false: /proc checks only).
+    /// Whether to read the loaded filters (false: /proc only, and the filters are `unverified`).
     public var deep: Bool
     /// Judge only each process's main thread (runc 1.1 runs poststart while the init's other
-    /// threads have no filter yet); `verify` of a running container checks every thread.
+    /// threads have no filter yet); a zombie main thread is replaced by its live threads.
+    /// `verify` of a running container checks every thread.
     public var mainThreadsOnly = false
-    /// Host pids with their PID namespace, read once for `--all` (set by `prepareForMany()`).
-    private var snapshot: [(pid: Int32, ns: String?)]? = nil
-
-    /// Reads the host's process list once, for verifying many containers in a row.
-    public func prepareForMany() { snapshot = ContainerProcesses.snapshot() }
-    /// Chains already judged, by their bytes: a host's containers often share one profile.
-    private var judged = [[UInt64]: (findings: [SyscallFinding], cases: Int, errors: [String])]()
-    /// Set once ptrace has been refused, so later targets do not try again.
-    private var ptraceRefusal: DumpError?
+    /// How long one task may take to stop, and all of a container's tasks together.
+    public var taskStopMillis = 3000
+    public var containerStopMillis = 15000
+    /// Listings of the container's tasks before giving up on a stable set.
+    public var maxRounds = 32
+    private var privilegesChecked = false
+    /// Tests only: called after each listing of the container's tasks, before they are stopped.
+    var afterListing: ((_ round: Int) -> Void)? = nil
 
     public init(policy: Policy, deep: Bool = true) throws(WardenError) {
         self.policy = policy
-        self.probes = try PolicyProbes(policy: policy)
+        _ = try ChainJudge(policy: policy, config: nil)  // a policy whose deny rules cannot be read fails here
         self.deep = deep
     }
 
@@ -121,40 +176,85 @@ public final class Verifier {
         return try verify(pid: record.pid, config: config, container: record)
     }
 
+    /// What the verifier needs to see everything: CAP_SYS_PTRACE (every task's /proc, hidepid, any
+    /// task's ptrace), for the filters CAP_SYS_ADMIN in the host's user namespace and no seccomp filter
+    /// of its own (the kernel's conditions for PTRACE_SECCOMP_GET_FILTER), and a /proc of its own PID
+    /// namespace. Missing any is an error, never a partial result.
+    public static func requirePrivileges(deep: Bool) throws(WardenError) {
+        guard let bytes = ProcFS.read("/proc/self/status") else { throw .system("cannot read /proc/self/status: is /proc mounted?") }
+        if ProcFS.readLink("/proc/self") != String(getpid()) {
+            throw .system("the /proc mounted here is not of the verifier's PID namespace (/proc/self is not pid \(getpid())): it would not see the containers' tasks")
+        }
+        var capEff: UInt64 = 0
+        var seccomp = ""
+        for line in bytes.split(separator: 10) {
+            let text = String(decoding: line, as: UTF8.self)
+            if text.hasPrefix("CapEff:") { capEff = UInt64(String(text.dropFirst(7)).trimmingBlanks, radix: 16) ?? 0 }
+            if text.hasPrefix("Seccomp:") { seccomp = String(text.dropFirst(8)).trimmingBlanks }
+        }
+        var missing = [String]()
+        if capEff & (1 << 19) == 0 { missing.append("CAP_SYS_PTRACE") }
+        if deep {
+            if capEff & (1 << 21) == 0 { missing.append("CAP_SYS_ADMIN") }
+            if let user = ProcFS.readLink("/proc/self/ns/user"), user != "user:[4026531837]" {
+                missing.append("the host's user namespace (runs in \(user))")
+            }
+            if seccomp != "0" && !seccomp.isEmpty { missing.append("no seccomp filter on the verifier itself (Seccomp: \(seccomp))") }
+        }
+        if !missing.isEmpty {
+            throw .system("verify needs root privileges it does not have: \(missing.joined(separator: ", "))"
+                + (getuid() != 0 ? " (running as uid \(getuid()))" : "") + "; nothing was verified")
+        }
+    }
+
     public func verify(pid: Int32, config: OCIConfig?, container: ContainerRecord?) throws(WardenError) -> VerifyReport {
-        guard pid > 0, ProcFS.exists(pid), let main = TaskStatus.read(pid: pid, tid: pid) else {
+        if !privilegesChecked {
+            try Self.requirePrivileges(deep: deep)
+            privilegesChecked = true
+        }
+        guard pid > 0, ProcFS.exists(pid), TaskStatus.read(pid: pid, tid: pid) != nil else {
             throw .input("no such process: \(pid)")
         }
-        let (pids, scope) = ContainerProcesses.find(init: pid, snapshot: snapshot)
-        var report = VerifyReport(pid: pid, container: container, scope: scope, processes: pids, threads: 0,
-                                  mode: main.seccomp, filters: main.filters, loadedFilters: nil,
-                                  syscallFindings: [], checks: [], exemptReason: nil)
-        var statuses = [Int32: [TaskStatus]]()
-        for p in pids {
-            statuses[p] = mainThreadsOnly ? TaskStatus.read(pid: p, tid: p).map { [$0] } ?? [] : TaskStatus.threads(of: p)
-        }
-        let all = pids.flatMap { statuses[$0] ?? [] }
-        report.threads = all.count
+        guard ContainerProcesses.isLive(pid) else { throw .input("process \(pid) has exited (zombie)") }
 
-        // 1. Every thread in filter mode with at least one filter.
-        let weak = all.filter { $0.seccomp != .filter || ($0.filters ?? 1) < 1 }
-        let summary = "\(pids.count) process\(pids.count == 1 ? "" : "es") (\(scope.rawValue)), \(all.count) thread\(all.count == 1 ? "" : "s")"
-        if main.seccomp == nil {
+        let stopper = TaskStopper()
+        defer { stopper.releaseAll() }
+        let (tasks, members, stable, rounds) = collect(pid: pid, ownCgroup: container?.ownCgroup ?? false, stopper: stopper)
+        stopper.releaseAll()
+
+        let live = tasks.filter { if case .exited = $0.state { return false } else { return true } }
+        let exited = tasks.count - live.count
+        let initTask = live.first { $0.pid == pid && $0.tid == pid } ?? live.first { $0.pid == pid }
+        var report = VerifyReport(pid: pid, container: container, scope: members.scope, processes: members.pids,
+                                  threads: live.count, mode: initTask?.status.seccomp, filters: initTask?.status.filters,
+                                  loadedFilters: nil, syscallFindings: [], checks: [], exemptReason: nil)
+
+        // 1. Every live task in filter mode with at least one filter.
+        let statuses = live.map(\.status)
+        let weak = live.filter { $0.status.seccomp != .filter || ($0.status.filters ?? 1) < 1 }
+        var summary = "\(members.pids.count) process\(members.pids.count == 1 ? "" : "es") (\(members.scope.rawValue)"
+        if !members.nested.isEmpty { summary += ", \(members.nested.count) in nested PID namespaces" }
+        if !members.outside.isEmpty { summary += ", \(members.outside.count) in its cgroup outside it" }
+        summary += "), \(live.count) thread\(live.count == 1 ? "" : "s")"
+        if exited > 0 { summary += " (and \(exited) exited, not counted: they make no system calls)" }
+        if live.isEmpty {
+            throw .input("process \(pid) has exited (no live task)")
+        } else if statuses.contains(where: { $0.seccomp == nil }) {
             report.checks.append(.init("seccomp mode", .finding, "the kernel reports no Seccomp line in /proc/\(pid)/status (no CONFIG_SECCOMP)"))
         } else if weak.isEmpty {
-            let counts = Set(all.compactMap(\.filters)).sorted().map(String.init).joined(separator: "/")
+            let counts = Set(statuses.compactMap(\.filters)).sorted().map(String.init).joined(separator: "/")
             report.checks.append(.init("seccomp mode", .ok, "\(summary): Seccomp 2 (filter), Seccomp_filters \(counts.isEmpty ? "?" : counts)"))
         } else {
             let shown = weak.prefix(4).map { t in
-                "pid \(t.pid) tid \(t.tid) (\(t.name)): Seccomp \(t.seccomp.map { "\($0.rawValue) (\($0))" } ?? "?")"
-                    + (t.seccomp == .disabled ? ": no seccomp filter" : t.seccomp == .strict ? ": strict mode, not a filter" : ", Seccomp_filters \(t.filters ?? 0)")
+                t.label + ": Seccomp \(t.status.seccomp.map { "\($0.rawValue) (\($0))" } ?? "?")"
+                    + (t.status.seccomp == .disabled ? ": no seccomp filter" : t.status.seccomp == .strict ? ": strict mode, not a filter" : ", Seccomp_filters \(t.status.filters ?? 0)")
             }.joined(separator: "; ")
             report.checks.append(.init("seccomp mode", .finding,
-                                       "\(weak.count) of \(all.count) threads not in filter mode: \(shown)" + (weak.count > 4 ? "; and \(weak.count - 4) more" : "")))
+                                       "\(summary): \(weak.count) of \(live.count) threads not in filter mode: \(shown)" + (weak.count > 4 ? "; and \(weak.count - 4) more" : "")))
         }
 
         // 2. NoNewPrivs as config.json asks.
-        let nnpOff = all.filter { $0.noNewPrivs == false }
+        let nnpOff = statuses.filter { $0.noNewPrivs == false }
         if let config {
             let want = config.noNewPrivileges
             if want && !nnpOff.isEmpty {
@@ -166,95 +266,189 @@ public final class Verifier {
             }
         } else {
             report.checks.append(.init("no_new_privs", .skipped,
-                                       "config.json unknown (no container record): NoNewPrivs \(nnpOff.isEmpty ? 1 : 0)"))
+                                       "config.json unknown (no container record): NoNewPrivs \(nnpOff.isEmpty ? 1 : 0); the filters do not depend on it"))
         }
 
-        // 3. The loaded filters, emulated for every syscall the site denies.
-        if deep {
-            loadedFilterChecks(&report, pids: pids, statuses: statuses)
-        } else {
-            report.checks.append(.init("loaded filters", .skipped, "not read (--no-deep)"))
+        // 3. Every task's loaded filters, judged by the proof against the routes of the site's deny rules.
+        let judge = try ChainJudge(policy: policy, config: config)
+        loadedFilterChecks(&report, live: live, initPid: pid, judge: judge)
+
+        // 4. The set of tasks itself.
+        if !stable {
+            report.checks.append(.init("tasks", .unverified,
+                                       "new threads or processes kept appearing after \(rounds) listings (some task could not be stopped): the set checked may not be complete"))
+        }
+        if !members.unresolved.isEmpty {
+            let shown = members.unresolved.prefix(6).map(String.init).joined(separator: ", ")
+            report.checks.append(.init("processes", .unverified,
+                                       "cannot tell whether pid\(members.unresolved.count == 1 ? "" : "s") \(shown)\(members.unresolved.count > 6 ? ", …" : "") belong\(members.unresolved.count == 1 ? "s" : "") to the container, or list \(members.unresolved.count == 1 ? "its" : "their") threads: /proc/PID/ns/pid, /proc/PID/cgroup or /proc/PID/task unreadable"))
         }
 
         if let config, let ex = policy.exemption(for: (try? config.annotations()) ?? []) {
             report.exemptReason = "exempt by annotation /\(ex.annotation)/=/\(ex.value)/: \(ex.reason)"
-            for i in report.checks.indices where report.checks[i].status == .finding { report.checks[i].status = .exempt }
+            for i in report.checks.indices where report.checks[i].status == .finding || report.checks[i].status == .unverified {
+                report.checks[i].status = .exempt
+            }
         }
         return report
     }
 
-    private func loadedFilterChecks(_ report: inout VerifyReport, pids: [Int32], statuses: [Int32: [TaskStatus]]) {
-        if let refusal = ptraceRefusal {
-            report.checks.append(.init("loaded filters", .skipped, "\(refusal); /proc checks only"))
-            return
+    /// Lists the container's tasks and holds each new one in a ptrace stop, until a listing finds none
+    /// new (every task listed is then stopped, exited, or could not be stopped and is reported), then
+    /// reads the /proc status and the filters of every held task.
+    func collect(pid: Int32, ownCgroup: Bool, stopper: TaskStopper)
+        -> (tasks: [InspectedTask], members: ContainerProcesses.Members, stable: Bool, rounds: Int) {
+        var tasks = [InspectedTask]()
+        var index = [Int32: Int]()
+        var members = ContainerProcesses.Members(pids: [pid], scope: .descendants)
+        var stable = false
+        var rounds = 0
+        let deadline = TaskStopper.now() + UInt64(containerStopMillis) * 1_000_000
+        while rounds < maxRounds {
+            rounds += 1
+            members = ContainerProcesses.find(init: pid, ownCgroup: ownCgroup)
+            var listed = [(pid: Int32, tid: Int32)]()
+            for p in members.pids {
+                let all = tids(of: p)
+                // A live process whose threads cannot be listed cannot be checked: never skip it quietly.
+                if all.isEmpty && ContainerProcesses.isLive(p) && !members.unresolved.contains(p) { members.unresolved.append(p) }
+                for t in all where index[t] == nil { listed.append((p, t)) }
+            }
+            afterListing?(rounds)
+            var seen = 0
+            var fresh = [Int]()
+            for (p, t) in listed {
+                guard let status = TaskStatus.read(pid: p, tid: t) else { continue }  // gone already
+                var task = InspectedTask(pid: p, tid: t, status: status, state: .held,
+                                         nested: members.nested.contains(p), outside: members.outside.contains(p))
+                if status.isExited {
+                    task.state = .exited
+                } else if !deep {
+                    task.state = .notRead("the filters were not read (--no-deep)")
+                } else if TaskStopper.now() >= deadline {
+                    task.state = .notRead(DumpError.outOfTime.description)
+                } else if let e = stopper.seize(pid: p, tid: t) {
+                    task.state = e == .gone ? .exited : .notRead(e.description)
+                }
+                index[t] = tasks.count
+                tasks.append(task)
+                seen += 1
+                if case .held = task.state { fresh.append(tasks.count - 1) }
+            }
+            // --no-deep holds nothing, so no listing is final; its filters are reported unverified anyway.
+            if seen == 0 || !deep {
+                stable = true
+                break
+            }
+            let wait = min(TaskStopper.now() + UInt64(taskStopMillis) * 1_000_000, deadline)
+            let failed = stopper.waitForStops(deadline: wait)
+            for i in fresh {
+                if let e = failed[tasks[i].tid] { tasks[i].state = e == .gone ? .exited : .notRead(e.description) }
+            }
         }
-        var chains = [(pid: Int32, programs: [BPFProgram])]()
-        var notes = [String]()
-        for p in pids {
-            guard let leader = statuses[p]?.first(where: { $0.tid == p }) ?? statuses[p]?.first,
-                  leader.seccomp == .filter else { continue }
-            if leader.tracerPid != 0 {
-                notes.append("pid \(p) is already traced by pid \(leader.tracerPid): its filters cannot be read")
+        // Everything listed is stopped (or reported): read each held task's status and filters now.
+        for i in tasks.indices {
+            guard case .held = tasks[i].state else { continue }
+            let t = tasks[i]
+            guard stopper.isHeld(t.tid), let status = TaskStatus.read(pid: t.pid, tid: t.tid) else {
+                tasks[i].state = .exited
                 continue
             }
-            switch FilterDump.filters(of: leader.tid) {
-            case .success(let programs):
-                chains.append((p, programs))
-            case .failure(let e) where e.isNotPermitted:
-                ptraceRefusal = e
-                report.checks.append(.init("loaded filters", .skipped, "\(e); /proc checks only"))
-                return
-            case .failure(.gone):
-                continue
-            case .failure(let e):
-                notes.append("pid \(p): \(e)")
+            tasks[i].status = status
+            if status.isExited { tasks[i].state = .exited; continue }
+            if status.seccomp != .filter { tasks[i].state = .read([]); continue }
+            switch stopper.filters(of: t.tid) {
+            case .success(let programs): tasks[i].state = programs.isEmpty ? .notRead("the kernel returned no filter for a task in filter mode") : .read(programs)
+            case .failure(.gone): tasks[i].state = .exited
+            case .failure(let e): tasks[i].state = .notRead(e.description)
             }
+        }
+        return (tasks, members, stable, rounds)
+    }
+
+    /// The tasks of `p` to inspect: every thread, or with `mainThreadsOnly` the main one (its live
+    /// threads when the main thread exited).
+    func tids(of p: Int32) -> [Int32] {
+        let all = ProcFS.threads(of: p)
+        guard mainThreadsOnly else { return all }
+        if let leader = TaskStatus.read(pid: p, tid: p), !leader.isExited { return [p] }
+        return all
+    }
+
+    private func loadedFilterChecks(_ report: inout VerifyReport, live: [InspectedTask], initPid: Int32, judge: ChainJudge) {
+        // Tasks not in filter mode are findings of the mode check already: only filter-mode tasks need a chain.
+        let inFilterMode = live.filter { $0.status.seccomp == .filter }
+        var unread = [(InspectedTask, String)]()
+        var chains = [[UInt64]: (programs: [BPFProgram], tasks: [InspectedTask])]()
+        var chainOrder = [[UInt64]]()
+        for t in inFilterMode {
+            switch t.state {
+            case .read(let programs):
+                let key = programs.flatMap { $0.instructions.map { UInt64($0.code) << 48 | UInt64($0.jt) << 40 | UInt64($0.jf) << 32 | UInt64($0.k) } + [UInt64.max] }
+                if chains[key] == nil { chains[key] = (programs, []); chainOrder.append(key) }
+                chains[key]!.tasks.append(t)
+            case .notRead(let why): unread.append((t, why))
+            case .held: unread.append((t, "not read"))
+            case .exited: break
+            }
+        }
+        report.chains = chains.count
+        report.tasksRead = chains.values.reduce(0) { $0 + $1.tasks.count }
+        if let first = chainOrder.first(where: { chains[$0]!.tasks.contains { $0.tid == initPid } }) ?? chainOrder.first {
+            report.loadedFilters = chains[first]!.programs.map(\.instructions.count)
+        }
+        if !unread.isEmpty {
+            let shown = unread.prefix(4).map { "\($0.0.label): \($0.1)" }.joined(separator: "; ")
+            report.checks.append(.init("loaded filters", .unverified,
+                                       "\(unread.count) of \(inFilterMode.count) threads in filter mode could not be read: \(shown)" + (unread.count > 4 ? "; and \(unread.count - 4) more" : "")))
         }
         guard !chains.isEmpty else {
-            let why = notes.isEmpty ? "no process of the container is in filter mode: no filter to read" : notes.joined(separator: "; ")
-            report.checks.append(.init("loaded filters", notes.isEmpty ? .finding : .skipped, why))
+            if inFilterMode.isEmpty {
+                report.checks.append(.init("loaded filters", .finding, "no process of the container is in filter mode: no filter to read"))
+            }
             return
         }
-        if let first = chains.first(where: { $0.pid == report.pid }) ?? chains.first {
-            report.loadedFilters = first.programs.map(\.instructions.count)
-        }
         var byName = [String: SyscallFinding]()
+        var whereFound = [String: [InspectedTask]]()
         var order = [String]()
-        var totalCases = 0
-        var errors = [String]()
-        for c in chains {
-            // The kernel runs the newest filter first; ties go to the first one run.
-            let chain = FilterChain(c.programs.reversed())
-            let key = chain.programs.flatMap { $0.instructions.map { UInt64($0.code) << 48 | UInt64($0.jt) << 40 | UInt64($0.jf) << 32 | UInt64($0.k) } + [UInt64.max] }
-            let result: (findings: [SyscallFinding], cases: Int, errors: [String])
-            if let cached = judged[key] {
-                result = cached
-            } else {
-                result = probes.check(chain)
-                judged[key] = result
-            }
-            totalCases += result.cases
-            errors += result.errors
-            for f in result.findings where byName[f.name] == nil {
-                byName[f.name] = f
-                order.append(f.name)
+        var proofs = 0
+        var undecided = [String]()
+        for key in chainOrder {
+            // One judgement per distinct chain of this container (threads mostly share theirs).
+            let c = chains[key]!
+            let result = judge.judge(c.programs)
+            proofs += result.proofs
+            undecided += result.undecided.map { "\(c.tasks[0].label): \($0)" }
+            for f in result.findings {
+                if byName[f.name] == nil { byName[f.name] = f; order.append(f.name) }
+                whereFound[f.name, default: []] += c.tasks
             }
         }
-        let sizes = chains.map { c in "pid \(c.pid): \(c.programs.count) filter\(c.programs.count == 1 ? "" : "s") (\(c.programs.map { String($0.instructions.count) }.joined(separator: "+")) instructions)" }
-        let shownSizes = sizes.prefix(3).joined(separator: "; ") + (sizes.count > 3 ? "; and \(sizes.count - 3) more" : "")
-        let arches = probes.architectures.map(\.libseccompName).joined(separator: ", ")
-        let scope = "\(probes.names.count) site-denied syscalls on \(arches), \(totalCases) cases emulated"
-        if !errors.isEmpty {
-            report.checks.append(.init("loaded filters", .finding, "\(shownSizes): cannot be emulated: \(errors.joined(separator: "; "))"))
-        } else if order.isEmpty {
-            report.checks.append(.init("loaded filters", .ok, "\(shownSizes); \(scope): every one denied at least as strictly as the policy"))
+        let sizes = chainOrder.map { key -> String in
+            let c = chains[key]!
+            let who = c.tasks.count == 1 ? c.tasks[0].label : "\(c.tasks.count) threads (first: \(c.tasks[0].label))"
+            return "\(who): \(c.programs.count) filter\(c.programs.count == 1 ? "" : "s") (\(c.programs.map { String($0.instructions.count) }.joined(separator: "+")) instructions)"
+        }
+        let shownSizes = "\(report.tasksRead) thread\(report.tasksRead == 1 ? "" : "s") read while stopped, \(chains.count) distinct chain\(chains.count == 1 ? "" : "s"): "
+            + sizes.prefix(3).joined(separator: "; ") + (sizes.count > 3 ? "; and \(sizes.count - 3) more" : "")
+        let arches = judge.architectures.map(\.libseccompName).joined(separator: ", ")
+        let scope = "\(judge.routes.count) routes to \(judge.names.count) site-denied syscalls and every syscall newer than libseccomp, on \(arches), \(proofs) proofs over every argument value and instruction pointer"
+        if !undecided.isEmpty {
+            report.checks.append(.init("loaded filters", .unverified,
+                                       "\(shownSizes): \(undecided.count) route\(undecided.count == 1 ? "" : "s") the proof could not decide: \(undecided.prefix(3).joined(separator: "; "))" + (undecided.count > 3 ? "; and \(undecided.count - 3) more" : "")))
+        }
+        if order.isEmpty {
+            if undecided.isEmpty {
+                report.checks.append(.init("loaded filters", .ok, "\(shownSizes); \(scope): every one denied at least as strictly as the policy"))
+            }
         } else {
             report.checks.append(.init("loaded filters", .finding, "\(shownSizes); \(scope): \(order.count) denied syscall\(order.count == 1 ? "" : "s") let through: \(order.prefix(8).joined(separator: ", "))\(order.count > 8 ? ", and \(order.count - 8) more" : "")"))
         }
-        if !notes.isEmpty { report.checks.append(.init("loaded filters (other processes)", .skipped, notes.joined(separator: "; "))) }
         report.syscallFindings = order.map { byName[$0]! }
         for f in report.syscallFindings {
-            report.checks.append(.init("syscall \(f.name)", .finding, f.description))
+            let tasks = whereFound[f.name] ?? []
+            let whom = tasks.count == 1 ? "in \(tasks[0].label)" : "in \(tasks.count) threads (first: \(tasks[0].label))"
+            report.checks.append(.init(f.name.hasPrefix("syscalls ") ? f.name : "syscall \(f.name)", .finding, f.description + " " + whom))
         }
     }
 }

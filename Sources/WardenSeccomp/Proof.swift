@@ -75,7 +75,7 @@ public enum Prover {
                 walker.walk(PathState(words: words))
                 steps = walker.steps
                 if let failure = walker.failure { return .undecided("filter \(index): \(failure)") }
-                for leaf in walker.leaves where !leaf.ret.isStricter(than: floor) && leaf.ret.actionBits != floor.actionBits {
+                for leaf in walker.leaves where Prover.weaker(leaf.ret, than: floor) {
                     next.append((leaf.words, leaf.ret.isStricter(than: best) ? leaf.ret : best))
                 }
             }
@@ -90,6 +90,13 @@ public enum Prover {
             }
         }
         return .holds
+    }
+
+    /// Whether `r` falls short of `floor`. An ERRNO floor with a nonzero errno is not met by ERRNO(0):
+    /// the call does not run, but its caller is told it succeeded.
+    static func weaker(_ r: FilterReturn, than floor: FilterReturn) -> Bool {
+        if r.actionBits == floor.actionBits { return floor.actionBits == 0x0005_0000 && r.data == 0 && floor.data != 0 }
+        return floor.isStricter(than: r)
     }
 
     /// A 64-bit comparison as a union of conjunctions of constraints on its two 32-bit words

@@ -106,8 +106,11 @@ public struct RuleAction: Hashable, Sendable, CustomStringConvertible {
 
     /// The stricter of two; on a tie in strictness the left side (the container's) wins,
     /// so a container that already denied keeps its own errno.
+    /// ERRNO(0) does not run the call but tells the caller it succeeded (`keyctl` "returns" keyring 0,
+    /// `clone` "returns" as the child): against an errno that says "denied" it is the weaker one.
     public func stricter(_ other: RuleAction) -> RuleAction {
-        other.strictness > strictness ? other : self
+        if other.strictness == strictness && action == .errno && data == 0 && other.data != 0 { return other }
+        return other.strictness > strictness ? other : self
     }
 
     public var errnoRet: UInt32? { action.takesErrnoRet && (explicitData || data != 1) ? data : nil }

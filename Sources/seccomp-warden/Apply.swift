@@ -19,6 +19,7 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            FastPath.armDeadline(60)
             let policy = try Policy.load(explicit: policyOptions.policy)
             let config = try Bundle.loadConfig(path)
             if let profile { config.setSeccomp(try loadProfile(file: profile, context: .of(config))) }

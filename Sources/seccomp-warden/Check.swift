@@ -16,6 +16,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            FastPath.armDeadline(60)
             let policy = try Policy.load(explicit: policyOptions.policy)
             let config = try Bundle.loadConfig(path)
             let e = try Evaluation.evaluate(config, policy: policy)

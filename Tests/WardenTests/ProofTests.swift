@@ -107,6 +107,15 @@ struct ProofTests {
         #expect(d.args[0] & 0x1000_0000 != 0)
     }
 
+    @Test("ERRNO(0) runs nothing but reports success: it does not meet a denial")
+    func errnoZero() throws {
+        let p = try Compiler.compile(try loadProfile(#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["keyctl"],"action":"SCMP_ACT_ERRNO","errnoRet":0}]}"#))
+        guard case .fallsShort(_, let got) = Prover.prove([p], arch: Self.x86_64, nr: 250, atLeast: Self.floor) else { Issue.record("ERRNO(0) accepted"); return }
+        #expect(got.description == "ERRNO(0)")
+        #expect(RuleAction(.errno, errnoRet: 0).stricter(Builtin.eperm) == Builtin.eperm)
+        #expect(Builtin.eperm.stricter(RuleAction(.errno, errnoRet: 0)) == Builtin.eperm)
+    }
+
     @Test("a chain: the kernel's strictest answer counts, so a second filter can close the first one's gap")
     func chain() throws {
         let weak = try Compiler.compile(try loadProfile(#"{"defaultAction":"SCMP_ACT_ALLOW"}"#))

@@ -30,6 +30,8 @@ struct RouteTests {
         ("LOG default", #"{"defaultAction":"SCMP_ACT_LOG","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"]}"#),
         ("keyctl by 64-bit halves", #"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],"syscalls":[{"names":["keyctl"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":4294967296,"op":"SCMP_CMP_LE"}]},{"names":["keyctl"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":134217728,"op":"SCMP_CMP_GT"},{"index":0,"value":8070450532247928832,"op":"SCMP_CMP_LT"}]}]}"#),
         ("seven clone flags in one entry", #"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],"syscalls":[{"names":["clone"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":131072,"valueTwo":131072,"op":"SCMP_CMP_MASKED_EQ"},{"index":0,"value":33554432,"valueTwo":33554432,"op":"SCMP_CMP_MASKED_EQ"},{"index":0,"value":67108864,"valueTwo":67108864,"op":"SCMP_CMP_MASKED_EQ"},{"index":0,"value":134217728,"valueTwo":134217728,"op":"SCMP_CMP_MASKED_EQ"},{"index":0,"value":536870912,"valueTwo":536870912,"op":"SCMP_CMP_MASKED_EQ"},{"index":0,"value":1073741824,"valueTwo":1073741824,"op":"SCMP_CMP_MASKED_EQ"},{"index":0,"value":268435456,"valueTwo":268435456,"op":"SCMP_CMP_MASKED_EQ"}]}]}"#),
+        // Red team: ERRNO(0) does not run the call but reports success (clone "returns" as the child).
+        ("errnoRet 0 on the routes", #"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],"syscalls":[{"names":["keyctl","unshare","clone3","ptrace","bpf","umount2","io_uring_setup","pidfd_getfd"],"action":"SCMP_ACT_ERRNO","errnoRet":0},{"names":["ioctl"],"action":"SCMP_ACT_ERRNO","errnoRet":0,"args":[{"index":1,"value":43520,"op":"SCMP_CMP_EQ"}]},{"names":["clone"],"action":"SCMP_ACT_ERRNO","errnoRet":0,"args":[{"index":0,"value":268435456,"valueTwo":268435456,"op":"SCMP_CMP_MASKED_EQ"}]}]}"#),
         ("Docker's default with CAP_SYS_ADMIN", "docker-default.json"),
         ("podman's default", "podman-default.json"),
     ]
@@ -168,6 +170,29 @@ struct RouteTests {
         let bad = try warden(["policy", "check", dir + "/bad.json"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("deny[0]") && bad.stderr.contains("unknown capability"), "\(bad.stderr)")
+    }
+
+    @Test("a profile too large to decide in time: apply and check fail closed at the deadline, the file unchanged")
+    func hugeProfileDeadline() throws {
+        let dir = try tempDir("route-huge")
+        defer { cleanup(dir) }
+        // Red team: ~1800 argument rules; libseccomp's compilation grows faster than the rules.
+        var rules = (0..<1500).map { i in #"{"names":["ioctl"],"action":"SCMP_ACT_ALLOW","args":[{"index":1,"value":\#(UInt64(i) * 0x10001 + 0x1_0000_0000),"op":"SCMP_CMP_GT"},{"index":2,"value":281474976710655,"valueTwo":\#(i),"op":"SCMP_CMP_MASKED_EQ"}]}"# }
+        rules += (0..<300).map { i in #"{"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":\#((UInt64(1) << 40) | UInt64(i)),"op":"SCMP_CMP_LT"},{"index":1,"value":\#(i),"op":"SCMP_CMP_NE"}]}"# }
+        let text = try String(contentsOfFile: Repo.sample("no-seccomp") + "/config.json", encoding: .utf8)
+        var config = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        var linux = config["linux"] as! [String: Any]
+        linux["seccomp"] = try JSONSerialization.jsonObject(with: Data(#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[\#(rules.joined(separator: ","))]}"#.utf8))
+        config["linux"] = linux
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))
+        for command in ["apply", "check"] {
+            let started = Date()
+            let r = try warden([command, dir + "/config.json"], env: ["SECCOMP_WARDEN_DEADLINE": "3"])
+            #expect(Date().timeIntervalSince(started) < 30, "\(command) took too long")
+            #expect(r.status != 0, "\(command): \(r.stdout)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")) == before)
+        }
     }
 }
 

@@ -154,17 +154,21 @@ struct VerifyTests {
         expectRunningUntraced(c)
     }
 
-    @Test("without CAP_SYS_ADMIN it says ptrace is not permitted, checks /proc only, and leaves the process untraced")
-    func ptraceNotPermitted() throws {
+    @Test("without CAP_SYS_ADMIN (or CAP_SYS_PTRACE) verify is an error (exit 2), not a /proc-only pass, and leaves the process untraced",
+          arguments: ["cap_sys_admin", "cap_sys_ptrace"])
+    func ptraceNotPermitted(cap: String) throws {
         let dir = try tempDir("verify-noptrace")
         defer { cleanup(dir) }
-        let b = try bundle("weak-allow", in: dir, apply: false)
+        let b = try bundle("weak-allow", in: dir, apply: true)
         let c = try start("runc", bundle: b, tag: "noptrace")
         defer { c.stop() }
-        let r = try sh("capsh --drop=cap_sys_admin -- -c '\(Repo.binary) verify --pid \(c.pid)'", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
-        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
-        #expect(r.stdout.contains("ptrace is not permitted"), "\(r.stdout)")
-        #expect(r.stdout.contains("/proc checks only"), "\(r.stdout)")
+        // Positive control: with every capability the same container holds.
+        let ok = try warden(["verify", "--pid", String(c.pid)])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        let r = try sh("capsh --drop=\(cap) -- -c '\(Repo.binary) verify --pid \(c.pid)'", env: ["SECCOMP_WARDEN_POLICY": "builtin"])
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("verify needs root privileges it does not have: \(cap.uppercased())"), "\(r.stderr)")
+        #expect(!r.stdout.contains("HOLDS"), "\(r.stdout)")
         expectRunningUntraced(c)
     }
 
@@ -297,21 +301,21 @@ struct VerifyTests {
         }
     }
 
-    @Test("the chain check: a tightened Docker default holds; the weak profile misses the baseline; the runc ENOSYS stub is just part of the chain")
+    @Test("the chain judge (the proof): a tightened Docker default holds; the weak profile misses the baseline; the runc ENOSYS stub is just part of the chain")
     func chainCheckOffline() throws {
         let policy = try Policy.builtin()
-        let probes = try PolicyProbes(policy: policy)
+        let judge = try ChainJudge(policy: policy, config: nil)
         // The built-in injected profile, met with the deny rules: what apply gives a container with none.
         let injected = try Compiler.compile(try Tighten.tighten(nil, policy: policy).profile)
-        #expect(probes.check(FilterChain([injected])).findings.isEmpty)
+        #expect(judge.judge([injected]).findings.isEmpty)
         // The weak profile alone lets keyctl through on every architecture.
         let weak = try Compiler.compile(try #require(try Bundle.loadConfig(Repo.sample("weak-allow")).seccomp()))
-        let result = probes.check(FilterChain([weak]))
+        let result = judge.judge([weak])
         let keyctl = try #require(result.findings.first { $0.name == "keyctl" })
         #expect(keyctl.got == FilterReturn(0x7fff_0000))
         #expect(Set(keyctl.architectures) == [.x86_64, .x86, .x32])
-        // A second, stricter filter in the chain (newest first) covers what the first misses.
-        #expect(probes.check(FilterChain([injected, weak])).findings.isEmpty)
+        // A second, stricter filter in the chain covers what the first misses.
+        #expect(judge.judge([injected, weak]).findings.isEmpty)
         // A stub in front (returns ENOSYS above the highest known syscall, else falls through) changes nothing.
         let stub: [BPFInstruction] = [
             .init(code: 0x20, jt: 0, jf: 0, k: 0),  // ld nr
@@ -319,8 +323,8 @@ struct VerifyTests {
             .init(code: 0x06, jt: 0, jf: 0, k: 0x0005_0026),  // ret ERRNO(ENOSYS)
         ]
         let stubbed = BPFProgram(stub + weak.instructions)
-        #expect(probes.check(FilterChain([stubbed])).findings.map(\.name) == result.findings.map(\.name))
-        // A rule the policy does not mention (keyctl allowed only when arg0 == 5) is found through the chain's own constants.
+        #expect(judge.judge([stubbed]).findings.map(\.name) == result.findings.map(\.name))
+        // A rule the policy does not mention (keyctl allowed only when arg0 == 5) is found: the proof's counterexample.
         var sneaky = try Tighten.tighten(nil, policy: policy).profile
         sneaky.syscalls = (sneaky.syscalls ?? []).map { r in
             var r = r
@@ -328,7 +332,7 @@ struct VerifyTests {
             return r
         }.filter { !$0.names.isEmpty }
         sneaky.syscalls!.append(LinuxSyscall(names: ["keyctl"], action: .allow, args: [LinuxSeccompArg(index: 0, value: 5, op: .equal)]))
-        let sneakyResult = probes.check(FilterChain([try Compiler.compile(sneaky)]))
+        let sneakyResult = judge.judge([try Compiler.compile(sneaky)])
         let found = try #require(sneakyResult.findings.first { $0.name == "keyctl" })
         #expect(found.args[0] == 5)
     }

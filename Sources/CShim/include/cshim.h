@@ -18,6 +18,10 @@ long sw_ptrace(int request, pid_t pid, void *addr, void *data);
 /* PTRACE_SECCOMP_GET_FILTER into buf (count instructions of 8 bytes); returns instruction count or -errno. */
 long sw_seccomp_get_filter(pid_t pid, unsigned long index, void *buf);
 
+/* ioctl(fd, NS_GET_PARENT): a descriptor for the parent of a PID (or user) namespace, or -errno
+   (EPERM above the caller's own namespace). */
+int sw_ns_get_parent(int fd);
+
 /* open(2) without the variadic mode. */
 int sw_open(const char *path, int flags, mode_t mode);
 #endif

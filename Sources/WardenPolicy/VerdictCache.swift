@@ -1,0 +1,107 @@
+import WardenJSON
+import WardenSpec
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Verdicts and tightened profiles, kept between hook runs. On a node thousands of containers share a
+/// handful of profiles, so after the first container the proof (two libseccomp compilations and a walk
+/// of every route) is a file read.
+///
+/// Trust: only root reads or writes it, in a folder owned by root with mode 0700, and only files owned
+/// by root that no one else can write are read; otherwise nothing is cached and everything is computed.
+/// An entry holds its whole input (the container's seccomp section, the capabilities and the policy's
+/// digest, this binary's identity), compared byte for byte on every hit: the file name is only a
+/// 64-bit hash, and a collision can only cause a miss, never a wrong answer.
+public struct VerdictCache {
+    public let directory: String
+
+    /// `$SECCOMP_WARDEN_CACHE` (a folder, or `off`), else /run/seccomp-warden/verdicts (a tmpfs:
+    /// cleared at boot). nil when caching is off or the process is not root.
+    public static func standard() -> VerdictCache? {
+        guard geteuid() == 0 else { return nil }
+        var dir = "/run/seccomp-warden/verdicts"
+        if let env = getenv("SECCOMP_WARDEN_CACHE") {
+            let value = String(cString: env)
+            if value == "off" || value.isEmpty { return nil }
+            dir = value
+        }
+        return VerdictCache(directory: dir)
+    }
+
+    /// This executable's identity: a rebuilt or upgraded binary never reads its predecessor's verdicts.
+    static let binaryIdentity: String = {
+        var st = stat()
+        guard stat("/proc/self/exe", &st) == 0 else { return "unknown-\(getpid())" }
+        return "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+    }()
+
+    /// Everything a verdict depends on besides the exemption and annotation checks, which run first.
+    static func input(_ config: OCIConfig, policy: Policy) -> [UInt8] {
+        let seccomp = config.document.root["linux"]?["seccomp"]
+        var out = Array("v1 \(binaryIdentity) policy \(policy.source) \(policy.digest) caps ".utf8)
+        out += Array((config.boundingCapabilities ?? ["<none>"]).joined(separator: ",").utf8)
+        out += Array(" seccomp ".utf8)
+        out += seccomp?.serialized(.compact) ?? Array("null".utf8)
+        return out
+    }
+
+    /// The cached evaluation for `config`, or nil (a miss, or a cache that cannot be trusted).
+    func lookup(_ config: OCIConfig, policy: Policy) -> Evaluation? {
+        let key = VerdictCache.input(config, policy: policy)
+        guard let dir = openTrustedDirectory(create: false) else { return nil }
+        defer { close(dir) }
+        let fd = openat(dir, fnv1a(key), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == 0, st.st_mode & 0o022 == 0,
+              let bytes = try? FileIO.readAll(fd: fd, name: "verdict cache", sizeHint: Int(st.st_size)),
+              let doc = try? JSONDocument(bytes: bytes, name: "verdict cache"),
+              doc.root["input"]?.string.map({ Array($0.utf8) == key }) == true,
+              let verdict = doc.root["verdict"]?.string.flatMap(Verdict.init(rawValue:))
+        else { return nil }
+        var profile: LinuxSeccomp? = nil
+        if let p = doc.root["profile"], !p.isNull {
+            guard let decoded = try? LinuxSeccomp(node: p) else { return nil }
+            profile = decoded
+        }
+        let changes = (doc.root["changes"]?.elements ?? []).compactMap(\.string).map { Change.recorded($0) }
+        return Evaluation(verdict: verdict, profile: profile, changes: changes, reason: doc.root["reason"]?.string, cached: true)
+    }
+
+    /// Keeps `e` for `config`: a new file under a random name, renamed into place. Failures are silent:
+    /// the cache is an optimisation, never a reason to fail a container.
+    func store(_ e: Evaluation, for config: OCIConfig, policy: Policy) {
+        let key = VerdictCache.input(config, policy: policy)
+        guard let dir = openTrustedDirectory(create: true) else { return }
+        defer { close(dir) }
+        let entry = JSON.object([
+            ("input", .string(String(decoding: key, as: UTF8.self))),
+            ("verdict", .string(e.verdict.rawValue)),
+            ("reason", e.reason.map { .string($0) } ?? .null),
+            ("changes", .array(e.changes.map { .string($0.description) })),
+            ("profile", e.profile?.json ?? .null),
+        ]).serialized(.compact)
+        let tmp = ".tmp-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return }
+        let written = (try? FileIO.writeAll(fd: fd, entry, name: tmp)) != nil
+        close(fd)
+        if !written || renameat(dir, tmp, dir, fnv1a(key)) != 0 { unlinkat(dir, tmp, 0) }
+    }
+
+    /// The cache folder, if it is root's alone (created 0700 when asked and missing).
+    func openTrustedDirectory(create: Bool) -> Int32? {
+        if create {
+            let parent = FileIO.dirname(of: directory)
+            if mkdir(parent, 0o755) != 0 && errno != EEXIST { return nil }
+            if mkdir(directory, 0o700) != 0 && errno != EEXIST { return nil }
+        }
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_uid == 0, st.st_mode & 0o077 == 0 else { close(fd); return nil }
+        return fd
+    }
+}

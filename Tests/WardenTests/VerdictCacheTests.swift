@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import WardenJSON
+@testable import WardenPolicy
+@testable import WardenSpec
+
+/// The verdict cache: a hit gives exactly what computing gives, and nothing an untrusted hand wrote is read.
+@Suite("Verdict cache")
+struct VerdictCacheTests {
+    func config(_ sample: String) throws -> OCIConfig {
+        OCIConfig(document: try JSONDocument(contentsOf: Repo.sample(sample) + "/config.json"))
+    }
+
+    @Test("a second evaluation is a hit with the same verdict and profile; a weak profile never turns compliant",
+          arguments: ["no-seccomp", "weak-allow", "docker-default", "arg-rules"])
+    func hit(sample: String) throws {
+        let dir = try tempDir("cache")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        let first = try Evaluation.evaluate(try config(sample), policy: policy, cache: cache)
+        let second = try Evaluation.evaluate(try config(sample), policy: policy, cache: cache)
+        #expect(!first.cached && second.cached)
+        #expect(first.verdict == second.verdict)
+        #expect(first.profile?.json == second.profile?.json)
+        #expect(first.changes.map(\.description) == second.changes.map(\.description))
+        var st = stat()
+        #expect(stat(dir + "/verdicts", &st) == 0 && st.st_mode & 0o777 == 0o700)
+        // The gate's question gets the same answer from the cache.
+        let gate = try Evaluation.evaluate(try config(sample), policy: policy, needsProfile: false, cache: cache)
+        #expect(gate.cached && gate.verdict == first.verdict)
+    }
+
+    @Test("another policy, or another seccomp section, is a miss")
+    func keyed() throws {
+        let dir = try tempDir("cache-key")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        var policy = try builtinPolicy()
+        _ = try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)
+        policy.digest = "0000000000000000"
+        #expect(!(try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)).cached)
+        let c = try config("weak-allow")
+        let seccomp = c.document.object(at: c.document.object(at: c.document.root, key: "linux"), key: "seccomp")
+        c.document.set(.string("SCMP_ACT_LOG"), at: seccomp, key: "defaultAction")
+        let e = try Evaluation.evaluate(c, policy: policy, cache: cache)
+        #expect(!e.cached)
+    }
+
+    @Test("an untrusted folder or entry is never read: group-writable folder, foreign owner, forged input")
+    func untrusted() throws {
+        let dir = try tempDir("cache-bad")
+        defer { cleanup(dir) }
+        let policy = try builtinPolicy()
+        let weak = try config("weak-allow")
+        let key = VerdictCache.input(weak, policy: policy)
+        // A folder anyone can write: nothing cached, nothing read.
+        let open = dir + "/open"
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
+        chmod(open, 0o777)
+        let loose = VerdictCache(directory: open)
+        _ = try Evaluation.evaluate(weak, policy: policy, cache: loose)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: open).isEmpty)
+
+        // A forged "compliant" entry under the right name, but for another input: a miss.
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        _ = cache.openTrustedDirectory(create: true).map { close($0) }
+        let forged = #"{"input": "v1 something else", "verdict": "compliant", "reason": null, "changes": [], "profile": null}"#
+        try forged.write(toFile: dir + "/verdicts/" + fnv1a(key), atomically: false, encoding: .utf8)
+        chmod(dir + "/verdicts/" + fnv1a(key), 0o600)
+        #expect(try Evaluation.evaluate(weak, policy: policy, cache: cache).verdict == .tightened)
+
+        // The right input, but a file someone else owns (or could write): ignored.
+        let right = String(decoding: JSON.object([("input", .string(String(decoding: key, as: UTF8.self))), ("verdict", .string("compliant")),
+                                                   ("reason", .null), ("changes", .array([])), ("profile", .null)]).serialized(.compact), as: UTF8.self)
+        for (owner, mode) in [(65534 as uid_t, 0o600 as mode_t), (0, 0o666)] {
+            try right.write(toFile: dir + "/verdicts/" + fnv1a(key), atomically: false, encoding: .utf8)
+            chown(dir + "/verdicts/" + fnv1a(key), owner, 0)
+            chmod(dir + "/verdicts/" + fnv1a(key), mode)
+            #expect(cache.lookup(weak, policy: policy) == nil, "owner \(owner) mode \(String(mode, radix: 8))")
+        }
+        // Positive control: the same bytes owned by root, 0600, are a hit (so the checks above are what refused it).
+        chown(dir + "/verdicts/" + fnv1a(key), 0, 0)
+        chmod(dir + "/verdicts/" + fnv1a(key), 0o600)
+        #expect(cache.lookup(weak, policy: policy)?.verdict == .compliant)
+    }
+}
+
