@@ -7,7 +7,15 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER 0x420c
@@ -57,4 +65,14 @@ int sw_open(const char *path, int flags, mode_t mode) {
 int sw_ns_get_parent(int fd) {
     int rc = ioctl(fd, NS_GET_PARENT);
     return rc < 0 ? -errno : rc;
+}
+
+int sw_pidfd_open(pid_t pid) {
+    long rc = syscall(SYS_pidfd_open, pid, 0);
+    return rc < 0 ? -errno : (int)rc;
+}
+
+int sw_pidfd_send_signal(int pidfd, int sig) {
+    long rc = syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+    return rc < 0 ? -errno : 0;
 }

@@ -42,7 +42,8 @@ public enum Hook {
         let stage = "precreate"
         do {
             let config = OCIConfig(document: try JSONDocument(bytes: input, name: "<stdin config>"))
-            let e = try Evaluation.evaluate(config, policy: policy, cache: .standard())
+            // Only podman runs precreate, and its creator writes every annotation: no engine facts here.
+            let e = try Evaluation.evaluate(config, policy: policy.withoutEngineFacts, cache: .standard())
             let id = try? config.annotations().first { $0.0 == "io.podman.annotations.container-name" || $0.0 == "io.container.manager" }?.1
             switch e.verdict {
             case .injected, .tightened:

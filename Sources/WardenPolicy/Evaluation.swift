@@ -26,7 +26,7 @@ public struct Evaluation {
     public static func evaluate(_ config: OCIConfig, policy: Policy, needsProfile: Bool = true,
                                 cache: VerdictCache? = nil) throws(WardenError) -> Evaluation {
         if let ex = policy.exemption(for: try config.annotations()) {
-            return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by annotation /\(ex.annotation)/=/\(ex.value)/: \(ex.reason)")
+            return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by \(ex.reason)")
         }
         for (key, _) in try config.annotations() where !policy.allowAnnotations.contains(key) {
             for reading in RuntimeReading.allCases {

@@ -17,21 +17,6 @@ public struct Policy {
         case refuse
     }
 
-    public struct Exemption {
-        public var annotation: String
-        public var value: String
-        public var reason: String
-        let keyPattern: Regex<AnyRegexOutput>
-        let valuePattern: Regex<AnyRegexOutput>
-
-        /// oci-hooks `when.annotations` semantics: both patterns searched (anchor them with ^…$).
-        public func matches(_ annotations: [(String, String)]) -> Bool {
-            annotations.contains { k, v in
-                k.firstMatch(of: keyPattern) != nil && v.firstMatch(of: valuePattern) != nil
-            }
-        }
-    }
-
     public var mode: Mode
     /// The allowed architectures; nil leaves the container's own list alone.
     public var architectures: [SeccompArch]?
@@ -69,6 +54,10 @@ public struct Policy {
     /// Runtime annotations that change the filter (`RuntimeReading.filterAnnotations`) the site allows.
     public var allowAnnotations: [String] = []
     public var defaultAllow: DefaultAllow
+    /// The engine whose annotations are facts (namespace, image) exemptions may match; nil: none.
+    public var trustedEngine: ExemptionEngine? = nil
+    /// Creator-set annotation keys exemptions may match (`policy check` warns about each).
+    public var trustedAnnotations: [String] = []
     public var exemptions: [Exemption]
     public var auditLog: String?
     /// Where the policy came from, for messages and the audit log.
@@ -81,9 +70,6 @@ public struct Policy {
         LinuxSeccomp(defaultAction: .allow, architectures: architectures, syscalls: deny)
     }
 
-    public func exemption(for annotations: [(String, String)]) -> Exemption? {
-        exemptions.first { $0.matches(annotations) }
-    }
 }
 
 /// FNV-1a, 64 bits: a stable digest with no dependency.

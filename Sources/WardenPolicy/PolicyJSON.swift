@@ -13,9 +13,9 @@ extension Policy {
             ("allowNotify", .bool(allowNotify)),
             ("allowAnnotations", .array(allowAnnotations.map { .string($0) })),
             ("defaultAllow", .string(defaultAllow.rawValue)),
-            ("exemptions", .array(exemptions.map {
-                .object([("annotation", .string($0.annotation)), ("value", .string($0.value)), ("reason", .string($0.reason))])
-            })),
+            ("trustedEngine", trustedEngine.map { .string($0.rawValue) } ?? .null),
+            ("trustedAnnotations", .array(trustedAnnotations.map { .string($0) })),
+            ("exemptions", .array(exemptions.map(\.json))),
         ]
         if let auditLog { out.append(("auditLog", .string(auditLog))) }
         return .object(out)

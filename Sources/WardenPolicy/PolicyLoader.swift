@@ -50,7 +50,8 @@ extension Policy {
     }
 
     static let knownKeys: Set<String> = ["mode", "architectures", "inject", "deny", "forbiddenFlags", "allowNotify",
-                                         "defaultAllow", "exemptions", "auditLog", "comment", "allowAnnotations"]
+                                         "defaultAllow", "exemptions", "auditLog", "comment", "allowAnnotations",
+                                         "trustedEngine", "trustedAnnotations"]
 
     init(node root: JSONNode, source: String, digest: String) throws(WardenError) {
         try root.rejectUnknownKeys(Self.knownKeys, what: "the policy")
@@ -147,19 +148,7 @@ extension Policy {
         if let d = root["defaultAllow"] {
             defaultAllow = try lookup(DefaultAllow.self, d.expectString(), what: "defaultAllow choice", path: d.path)
         }
-        exemptions = []
-        for item in try root["exemptions"]?.expectArray() ?? [] {
-            try item.rejectUnknownKeys(["annotation", "value", "reason"], what: "an exemption")
-            guard let k = item["annotation"] else { throw .input("missing required field annotation", path: item.path / "annotation") }
-            let key = try k.expectString(nonEmpty: true)
-            let value = try item["value"]?.expectString() ?? ".*"
-            guard let r = item["reason"] else { throw .input("missing required field reason (exemptions are reported)", path: item.path / "reason") }
-            let reason = try r.expectString(nonEmpty: true)
-            let kp: Regex<AnyRegexOutput>, vp: Regex<AnyRegexOutput>
-            do { kp = try Regex(key) } catch { throw .input("not a valid regular expression: \(key)", path: k.path) }
-            do { vp = try Regex(value) } catch { throw .input("not a valid regular expression: \(value)", path: item.path / "value") }
-            exemptions.append(Exemption(annotation: key, value: value, reason: reason, keyPattern: kp, valuePattern: vp))
-        }
+        (trustedEngine, trustedAnnotations, exemptions) = try Self.readExemptions(root)
         auditLog = try root["auditLog"].map { n throws(WardenError) in try n.expectString(nonEmpty: true) }
         try validate(root: root)
     }
@@ -228,6 +217,8 @@ let builtinPolicyJSON = """
   "forbiddenFlags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
   "allowNotify": false,
   "defaultAllow": "tighten",
+  "trustedEngine": null,
+  "trustedAnnotations": [],
   "exemptions": []
 }
 """

@@ -10,8 +10,8 @@ import Glibc
 ///
 /// Trust: only root reads or writes it, in a folder owned by root with mode 0700, and only files owned
 /// by root that no one else can write are read; otherwise nothing is cached and everything is computed.
-/// An entry holds its whole input (the container's seccomp section, the capabilities and the policy's
-/// digest, this binary's identity), compared byte for byte on every hit: the file name is only a
+/// An entry holds its whole input (the container's seccomp section, the capabilities, the policy's
+/// digest and a digest of the effective policy, this binary's identity), compared byte for byte on every hit: the file name is only a
 /// 64-bit hash, and a collision can only cause a miss, never a wrong answer.
 public struct VerdictCache {
     public let directory: String
@@ -39,8 +39,11 @@ public struct VerdictCache {
     /// Everything a verdict depends on besides the exemption and annotation checks, which run first.
     static func input(_ config: OCIConfig, policy: Policy) -> [UInt8] {
         let seccomp = config.document.root["linux"]?["seccomp"]
-        var out = Array("v1 \(binaryIdentity) policy \(policy.source) \(policy.digest) caps ".utf8)
-        out += Array((config.boundingCapabilities ?? ["<none>"]).joined(separator: ",").utf8)
+        // The effective policy, not only its file's digest: the files it names (deny sets, an inject
+        // profile) can change while the policy file stays the same.
+        var out = Array("v1 \(binaryIdentity) policy \(policy.source) \(policy.digest) \(fnv1a(policy.json.serialized(.compact))) caps ".utf8)
+        // As JSON, not joined: ["A,B"] and ["A","B"] are different lists.
+        out += config.boundingCapabilities.map { JSON.array($0.map { .string($0) }).serialized(.compact) } ?? Array("null".utf8)
         out += Array(" seccomp ".utf8)
         out += seccomp?.serialized(.compact) ?? Array("null".utf8)
         return out

@@ -41,9 +41,15 @@ public struct ChainJudge: Sendable {
 
     /// The routes of the policy's deny rules for a container (a Docker-format deny set is converted for
     /// its own capabilities when the config is known).
-    public init(policy: Policy, config: OCIConfig?) throws(WardenError) {
+    /// `capabilities`: the process's own bounding set, read from the kernel; the config's can be edited
+    /// on disk after the container started, so it only gives the architecture.
+    public init(policy: Policy, config: OCIConfig?, capabilities: [String]? = nil) throws(WardenError) {
         var deny = policy.deny
-        if let config, !policy.denySources.isEmpty { deny = try policy.deny(for: .of(config)) }
+        if !policy.denySources.isEmpty, config != nil || capabilities != nil {
+            var context = config.map { ConversionContext.of($0) } ?? ConversionContext()
+            if let capabilities { context.capabilities = capabilities }
+            deny = try policy.deny(for: context)
+        }
         self.init(routes: deny.flatMap(\.routes))
     }
 

@@ -79,7 +79,21 @@ public enum Explainer {
         if let ruleAction, Compiler.filterReturn(ruleAction) != action {
             lines.append("note: the rule says \(ruleAction), the compiled filter gives \(action) (libseccomp orders overlapping rules by their comparisons)")
         }
+        lines.append(proofLine([program], nr: d.nr, arch: arch))
         return (action, lines)
+    }
+
+    /// The same question for every argument value and instruction pointer, by the proof: denied
+    /// everywhere, or a counterexample (the guarantee's machinery, on this program or chain).
+    static func proofLine(_ chain: [BPFProgram], nr: Int32, arch: SeccompArch) -> String {
+        let (audit, narrow) = Syscalls.abi(arch)
+        let eperm = FilterReturn(Compiler.actionValue(RuleAction(.errno, errnoRet: 1)))
+        switch Prover.prove(chain, arch: audit, nr: UInt32(bitPattern: nr), narrowArgs: narrow, atLeast: eperm) {
+        case .holds: return "every call: denied (ERRNO or stricter) for every argument value and instruction pointer (proved on the BPF)"
+        case .fallsShort(let c, let got):
+            return "every call: not denied for all values: \(got) for args \(c.args.map { "0x" + String($0, radix: 16) }.joined(separator: ",")) ip 0x\(String(c.instructionPointer, radix: 16)) (proved on the BPF)"
+        case .undecided(let why): return "every call: undecided (\(why))"
+        }
     }
 
     #if os(Linux)
@@ -125,6 +139,7 @@ public enum Explainer {
             let (_, text) = rule(in: profile, name: name, arch: arch, args: d.args)
             lines.append("rule: \(text)")
         }
+        lines.append(proofLine(programs, nr: d.nr, arch: arch))
         return (best.action, lines)
     }
     #endif

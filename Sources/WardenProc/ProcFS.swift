@@ -76,6 +76,22 @@ public enum ProcFS {
         return (ppid, start)
     }
 
+    /// When the process started, in seconds after boot (CLOCK_BOOTTIME, as /proc/PID/stat counts it).
+    public static func startUptime(_ pid: Int32) -> Double? {
+        guard let s = stat(pid) else { return nil }
+        let hz = sysconf(Int32(_SC_CLK_TCK))
+        return Double(s.startTime) / Double(hz > 0 ? hz : 100)
+    }
+
+    /// The wall-clock time of boot (`btime` of /proc/stat, whole seconds).
+    public static func bootWallClock() -> Double? {
+        guard let text = readText("/proc/stat") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            return Double(line.dropFirst(6))
+        }
+        return nil
+    }
+
     public static func exists(_ pid: Int32) -> Bool {
         access("/proc/\(pid)", F_OK) == 0
     }

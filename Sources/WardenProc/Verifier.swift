@@ -42,6 +42,9 @@ public struct VerifyReport: Sendable {
         /// Nothing found short, but something the guarantee needs was not inspected.
         case unverified
         case exempt
+        /// `verify --all`'s backstop: no seccomp-warden decision lets it run (none names it, or the
+        /// last one denied it). Comes before every other outcome: it went around the product.
+        case unaccounted
     }
 
     public var pid: Int32
@@ -61,6 +64,8 @@ public struct VerifyReport: Sendable {
     public var syscallFindings: [SyscallFinding]
     public var checks: [VerifyCheck]
     public var exemptReason: String?
+    /// Whether a decision in the audit log covers it (`verify --all` only); its check is in `checks`.
+    public var accounting: Accounting? = nil
 
     public var findings: [VerifyCheck] { checks.filter { $0.status == .finding } }
     public var unverified: [VerifyCheck] { checks.filter { $0.status == .unverified } }
@@ -68,6 +73,7 @@ public struct VerifyReport: Sendable {
     public var failures: [VerifyCheck] { checks.filter { $0.status == .finding || $0.status == .unverified } }
     public var holds: Bool { failures.isEmpty }
     public var outcome: Outcome {
+        if accounting?.isFinding == true { return .unaccounted }
         if !findings.isEmpty { return .fallsShort }
         if !unverified.isEmpty { return .unverified }
         return exemptReason != nil ? .exempt : .holds
@@ -93,6 +99,7 @@ public struct VerifyReport: Sendable {
             ("holds", .bool(holds)),
         ]
         fields.append(("exempt", exemptReason.map { .string($0) } ?? .null))
+        if let accounting { fields.append(("accounting", accounting.json)) }
         fields.append(("checks", .array(checks.map(\.json))))
         fields.append(("syscallFindings", .array(syscallFindings.map { f in
             .object([
@@ -207,6 +214,24 @@ public final class Verifier {
         }
     }
 
+    /// The process's bounding capability set, from the kernel (`CapBnd:` in /proc/PID/status); nil when unreadable.
+    static func boundingSet(_ pid: Int32) -> [String]? {
+        guard let text = ProcFS.readText("/proc/\(pid)/status") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("CapBnd:") {
+            let hex = line.dropFirst("CapBnd:".count).drop { $0 == " " || $0 == "\t" }
+            return UInt64(hex, radix: 16).map { ConversionContext.capabilities(mask: $0) }
+        }
+        return nil
+    }
+
+    /// Whether a file and its folder are root's alone (owned by root, writable by no one else).
+    static func rootOnly(_ path: String?) -> Bool {
+        guard let path else { return false }
+        var st = stat(), dt = stat()
+        guard lstat(path, &st) == 0, stat(FileIO.dirname(of: path), &dt) == 0 else { return false }
+        return st.st_uid == 0 && st.st_mode & 0o022 == 0 && dt.st_uid == 0 && dt.st_mode & 0o022 == 0
+    }
+
     public func verify(pid: Int32, config: OCIConfig?, container: ContainerRecord?) throws(WardenError) -> VerifyReport {
         if !privilegesChecked {
             try Self.requirePrivileges(deep: deep)
@@ -270,7 +295,7 @@ public final class Verifier {
         }
 
         // 3. Every task's loaded filters, judged by the proof against the routes of the site's deny rules.
-        let judge = try ChainJudge(policy: policy, config: config)
+        let judge = try ChainJudge(policy: policy, config: config, capabilities: Self.boundingSet(pid))
         loadedFilterChecks(&report, live: live, initPid: pid, judge: judge)
 
         // 4. The set of tasks itself.
@@ -284,8 +309,9 @@ public final class Verifier {
                                        "cannot tell whether pid\(members.unresolved.count == 1 ? "" : "s") \(shown)\(members.unresolved.count > 6 ? ", …" : "") belong\(members.unresolved.count == 1 ? "s" : "") to the container, or list \(members.unresolved.count == 1 ? "its" : "their") threads: /proc/PID/ns/pid, /proc/PID/cgroup or /proc/PID/task unreadable"))
         }
 
-        if let config, let ex = policy.exemption(for: (try? config.annotations()) ?? []) {
-            report.exemptReason = "exempt by annotation /\(ex.annotation)/=/\(ex.value)/: \(ex.reason)"
+        // An exemption read from a config.json someone other than root can edit is no exemption.
+        if let config, Self.rootOnly(container?.configPath), let ex = policy.exemption(for: (try? config.annotations()) ?? []) {
+            report.exemptReason = "exempt by \(ex.reason)"
             for i in report.checks.indices where report.checks[i].status == .finding || report.checks[i].status == .unverified {
                 report.checks[i].status = .exempt
             }

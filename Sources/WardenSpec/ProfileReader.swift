@@ -19,6 +19,25 @@ public struct ConversionContext: Sendable {
         self.kernel = kernel
     }
 
+    /// Capability names by bit number (linux/capability.h), for a process's CapBnd from /proc.
+    public static let capabilityNames = [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
+        "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+        "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    ]
+
+    /// The names of the bits set in a capability mask (an unknown bit is named by its number, and
+    /// counts as present to nothing Docker's rules name).
+    public static func capabilities(mask: UInt64) -> [String] {
+        (0..<64).compactMap { bit in
+            mask & (1 << UInt64(bit)) == 0 ? nil : bit < capabilityNames.count ? capabilityNames[bit] : "CAP_\(bit)"
+        }
+    }
+
     /// The capabilities Docker gives a container by default (moby oci/caps DefaultCapabilities).
     public static let dockerDefaultCapabilities = [
         "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",

@@ -10,7 +10,8 @@ struct Explain: ParsableCommand {
         discussion: """
             explain PATH --syscall NAME [--arch A] [--args v0,v1,...]   PATH: a bundle, its config.json, or a profile file.
             explain --pid PID --syscall NAME [--arch A] [--args ...]    the filters loaded in the process (read with ptrace).
-            The action is the compiled BPF run in the emulator over seccomp_data, as the kernel would.
+            The action is the compiled BPF run in the emulator over seccomp_data, as the kernel would;
+            a last line says, by the proof, whether every call (any arguments, any instruction pointer) is denied.
             Exit: 0 explained, 2 error.
             """
     )

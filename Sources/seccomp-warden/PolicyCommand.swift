@@ -69,6 +69,11 @@ struct PolicyCommand: ParsableCommand {
                     let missing = p.unresolved(on: arch)
                     if !missing.isEmpty { print("  note: not syscalls on \(arch.rawValue) (skipped there): \(missing.joined(separator: ", "))") }
                 }
+                if let engine = p.trustedEngine {
+                    print("  trusted engine: \(engine.rawValue) (namespace from \(engine.namespaceKey), image from \(engine.imageKey))")
+                }
+                for e in p.exemptions { print("  \(e.summary)") }
+                for w in p.exemptionWarnings { printErr("seccomp-warden: warning: \(w)") }
             }
         }
     }

@@ -23,8 +23,19 @@ struct Verify: ParsableCommand {
             Container roots searched: /run/runc, /run/docker/runtime-runc/moby, /run/crun, \
             /run/containerd/runc/<namespace> (those that exist; at least one must for --all); --root DIR \
             (repeatable, must exist) replaces them. A root that cannot be read is an error.
-            Exit: 0 every check holds, 1 a container falls short or is unverified, 2 error (nothing \
-            verified; --format prometheus then still prints seccomp_warden_scrape_error 1).
+            Backstop (--all): every running container must be covered by a decision in the audit log \
+            ($SECCOMP_WARDEN_AUDIT_LOG, the policy's auditLog, else /var/log/seccomp-warden/audit.log): a \
+            record with its id from podman's precreate, the runtime wrapper or a gate, in this boot and \
+            within 2 minutes of its start, whose last word let it start (injected, tightened, compliant, \
+            exempt, audit-only). None is UNACCOUNTED; a last word of denied is UNACCOUNTED too (it should \
+            not be running). Both are findings (exit 1). The log must be root's and writable by no one else \
+            (and its folder), else nothing is accounted (UNVERIFIED, exit 1). At most --audit-log-limit MiB \
+            are read, newest first (the log, then <log>.1); a container that started before the first \
+            record read (plus 2 minutes) is UNVERIFIED, not unaccounted. --kill-unaccounted SIGKILLs \
+            containers no decision names, when the policy is in enforce mode (never in audit mode; a denied \
+            one is reported, not killed). --no-accounting leaves the backstop out.
+            Exit: 0 every check holds, 1 a container falls short, is unverified or unaccounted, 2 error \
+            (nothing verified; --format prometheus then still prints seccomp_warden_scrape_error 1).
             """
     )
 
@@ -39,12 +50,20 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print JSON (same as --format json).") var json = false
     @Option(help: "Output: table, json, or prometheus (a node-exporter textfile).") var format: Format = .table
     @Flag(help: "Check /proc only; the loaded filters are not read, so no container can be more than unverified.") var noDeep = false
+    @Flag(help: "With --all, in enforce mode: SIGKILL every unaccounted container.") var killUnaccounted = false
+    @Flag(help: "With --all: leave out the backstop (no audit log is read, nothing is unaccounted).") var noAccounting = false
+    @Option(help: "With --all: read at most this many MiB of the audit log, the newest.") var auditLogLimit = AuditLedger.defaultLimit >> 20
     @OptionGroup var policyOptions: PolicyOptions
 
     func validate() throws {
         let targets = [pid != nil, container != nil, all].filter { $0 }.count
         if targets != 1 { throw ValidationError("give exactly one of --pid PID, --container ID, --all") }
+        if killUnaccounted && !all { throw ValidationError("--kill-unaccounted needs --all") }
+        if killUnaccounted && noAccounting { throw ValidationError("--kill-unaccounted and --no-accounting exclude each other") }
+        if auditLogLimit < 1 || auditLogLimit > 1 << 20 { throw ValidationError("--audit-log-limit takes 1 to 1048576 (MiB)") }
     }
+
+    var accounting: Bool { all && !noAccounting }
 
     var effectiveFormat: Format { json ? .json : format }
 
@@ -101,12 +120,48 @@ struct Verify: ParsableCommand {
                 }
             }
         }
-        let ok = reports.allSatisfy(\.holds)
-        let overall = reports.contains { $0.outcome == .fallsShort } ? "falls_short" : ok ? "holds" : "unverified"
+        // The backstop. The log is read after the containers were listed: a decision is logged before
+        // the runtime records its container (the wrapper and precreate before the runtime runs, a gate
+        // before runc or crun writes its state), so every container listed has its decision in it.
+        var ledger: AuditLedger? = nil
+        var killNote: String? = nil
+        if accounting {
+            let l = AuditLedger.read(path: AuditLog.path(policy: policy), ids: Set(reports.compactMap { $0.container?.id }),
+                                     limit: auditLogLimit << 20)
+            let running = reports.compactMap(\.container)
+            for i in reports.indices {
+                guard let c = reports[i].container else { continue }
+                reports[i].accounting = l.account(c, sharing: running.filter { $0.id == c.id && $0.root != c.root })
+            }
+            if killUnaccounted {
+                if policy.mode == .audit {
+                    killNote = "--kill-unaccounted: the policy (\(policy.source)) is in audit mode: nothing was killed"
+                } else if let problem = l.problem {
+                    killNote = "--kill-unaccounted: cannot account (\(problem)): nothing was killed"
+                } else {
+                    // Unaccounted only: a container running though denied is reported, not killed (the denial
+                    // may be of another attempt that used its id).
+                    for i in reports.indices where reports[i].accounting?.status == .unaccounted {
+                        guard let c = reports[i].container else { continue }
+                        let (gone, said) = ContainerKill.kill(c)
+                        reports[i].accounting?.kill = said
+                        reports[i].accounting?.killed = gone && said.hasPrefix("KILLED")
+                    }
+                }
+                if let killNote { printErr("seccomp-warden verify: \(killNote)") }
+            }
+            for i in reports.indices {
+                if let a = reports[i].accounting { reports[i].checks.append(a.check) }
+            }
+            ledger = l
+        }
+        let ok = reports.allSatisfy(\.holds) && ledger?.problem == nil
+        let overall = reports.contains { $0.outcome == .unaccounted } ? "unaccounted"
+            : reports.contains { $0.outcome == .fallsShort } ? "falls_short" : ok ? "holds" : "unverified"
         switch effectiveFormat {
-        case .table: printTable(reports, skipped: skipped, roots: roots)
+        case .table: printTable(reports, skipped: skipped, roots: roots, ledger: ledger, killNote: killNote)
         case .json:
-            let out: JSON = .object([
+            var fields: [(String, JSON)] = [
                 ("status", .string(overall)),
                 ("holds", .bool(ok)),
                 ("policy", .string(policy.source)),
@@ -114,15 +169,27 @@ struct Verify: ParsableCommand {
                 ("roots", .array(roots.map { .string($0) })),
                 ("targets", .array(reports.map(\.json))),
                 ("skipped", .array(skipped.map { r, why in .object([("container", .string(r.id)), ("root", .string(r.root)), ("reason", .string(why))]) })),
-            ])
-            try FileIO.writeAll(fd: 1, out.serialized(.indented), name: "<stdout>")
+            ]
+            if let ledger {
+                let unaccounted = reports.filter { $0.outcome == .unaccounted }
+                var a = ledger.json
+                if case .object(var f) = a {
+                    f.append(("unaccounted", .array(unaccounted.compactMap { $0.container.map { .string($0.id) } })))
+                    f.append(("killRequested", .bool(killUnaccounted)))
+                    f.append(("killed", .array(unaccounted.filter { $0.accounting?.killed == true }.compactMap { $0.container.map { .string($0.id) } })))
+                    f.append(("killNote", killNote.map { .string($0) } ?? .null))
+                    a = .object(f)
+                }
+                fields.append(("accounting", a))
+            }
+            try FileIO.writeAll(fd: 1, JSON.object(fields).serialized(.indented), name: "<stdout>")
         case .prometheus:
-            try FileIO.writeAll(fd: 1, Array(prometheus(reports, skipped: skipped).utf8), name: "<stdout>")
+            try FileIO.writeAll(fd: 1, Array(prometheus(reports, skipped: skipped, ledger: ledger).utf8), name: "<stdout>")
         }
         return ok ? 0 : 1
     }
 
-    func printTable(_ reports: [VerifyReport], skipped: [(ContainerRecord, String)], roots: [String]) {
+    func printTable(_ reports: [VerifyReport], skipped: [(ContainerRecord, String)], roots: [String], ledger: AuditLedger?, killNote: String?) {
         if reports.isEmpty && all {
             print("no running containers under \(roots.joined(separator: ", "))")
         }
@@ -135,6 +202,11 @@ struct Verify: ParsableCommand {
             case .exempt: verdict = "EXEMPT"
             case .fallsShort: verdict = "FALLS SHORT" + (r.unverified.isEmpty ? "" : " (and partly UNVERIFIED)")
             case .unverified: verdict = "UNVERIFIED (not everything could be inspected: see the unverified checks)"
+            case .unaccounted:
+                verdict = (r.accounting?.status == .denied ? "UNACCOUNTED (its last decision DENIED it: it should not be running)"
+                    : "UNACCOUNTED (no seccomp-warden decision covers it)")
+                    + (r.accounting?.killed == true ? ", KILLED" : "")
+                    + (r.findings.count > 1 ? ", and FALLS SHORT" : "")
             }
             print("\(head): \(verdict)")
             if let ex = r.exemptReason { print("  \(ex)") }
@@ -148,7 +220,17 @@ struct Verify: ParsableCommand {
         if all {
             let short = reports.filter { $0.outcome == .fallsShort }.count
             let unverified = reports.filter { $0.outcome == .unverified }.count
-            print("\(reports.count) container\(reports.count == 1 ? "" : "s") verified: \(reports.count - short - unverified) hold, \(short) fall short, \(unverified) unverified")
+            let unaccounted = reports.filter { $0.outcome == .unaccounted }.count
+            print("\(reports.count) container\(reports.count == 1 ? "" : "s") verified: \(reports.count - short - unverified - unaccounted) hold, \(short) fall short, \(unverified) unverified"
+                  + (ledger == nil ? "" : ", \(unaccounted) unaccounted"))
+        }
+        if let ledger {
+            print("accounting: \(ledger.summary)")
+            for r in reports where r.outcome == .unaccounted {
+                guard let c = r.container, let a = r.accounting else { continue }
+                print("UNACCOUNTED container \(c.id) (\(c.format.rawValue), \(c.root)), pid \(r.pid): \(a.evidence)" + (a.kill.map { "; \($0)" } ?? ""))
+            }
+            if let killNote { print(killNote) }
         }
     }
 
@@ -172,7 +254,7 @@ struct Verify: ParsableCommand {
             + timestamp()
     }
 
-    func prometheus(_ reports: [VerifyReport], skipped: [(ContainerRecord, String)]) -> String {
+    func prometheus(_ reports: [VerifyReport], skipped: [(ContainerRecord, String)], ledger: AuditLedger?) -> String {
         func esc(_ s: String) -> String {
             var o = ""
             for c in s {
@@ -202,14 +284,25 @@ struct Verify: ParsableCommand {
                reports.map { (labels($0), $0.holds ? 1 : 0) })
         metric("seccomp_warden_unverified", "1 when something the guarantee needs could not be inspected in the container (a failure, like a finding).",
                reports.map { (labels($0), $0.unverified.isEmpty ? 0 : 1) })
+        if let ledger {
+            metric("seccomp_warden_unaccounted", "1 when no seccomp-warden decision in the audit log lets the running container run (none names it, or the last denied it): a finding.",
+                   reports.map { (labels($0), $0.accounting?.isFinding == true ? 1 : 0) })
+            metric("seccomp_warden_unaccounted_killed", "1 when --kill-unaccounted killed the container in this run.",
+                   reports.filter { $0.accounting?.status == .unaccounted }.map { (labels($0), $0.accounting?.killed == true ? 1 : 0) })
+            metric("seccomp_warden_accounting_error", "1 when the audit log could not be trusted or read: no container is accounted.",
+                   [("", ledger.problem == nil ? 0 : 1)])
+        }
         let short = reports.filter { $0.outcome == .fallsShort }.count
         let unverified = reports.filter { $0.outcome == .unverified }.count
-        metric("seccomp_warden_containers", "Running containers verified, by result.",
-               [("result=\"holds\"", reports.count - short - unverified), ("result=\"falls_short\"", short),
-                ("result=\"unverified\"", unverified), ("result=\"skipped\"", skipped.count)])
+        let unaccounted = reports.filter { $0.outcome == .unaccounted }.count
+        var results = [("result=\"holds\"", reports.count - short - unverified - unaccounted), ("result=\"falls_short\"", short),
+                       ("result=\"unverified\"", unverified)]
+        if ledger != nil { results.append(("result=\"unaccounted\"", unaccounted)) }
+        results.append(("result=\"skipped\"", skipped.count))
+        metric("seccomp_warden_containers", "Running containers verified, by result.", results)
         metric("seccomp_warden_scrape_error", "1 when verify could not run (privileges, runtime roots, policy): nothing was verified.", [("", 0)])
-        metric("seccomp_warden_verify_ok", "1 when every verified container holds and nothing was left unverified.",
-               [("", reports.allSatisfy(\.holds) ? 1 : 0)])
+        metric("seccomp_warden_verify_ok", "1 when every verified container holds, is accounted for, and nothing was left unverified.",
+               [("", reports.allSatisfy(\.holds) && ledger?.problem == nil ? 1 : 0)])
         out += Self.timestamp()
         return out
     }

@@ -26,14 +26,11 @@ struct PodmanTests {
         }
     }
 
-    func setUp(exemption: Bool = false) throws -> Env {
+    /// The policy the hooks read: `policy show` (the built-in one), or the text given.
+    func setUp(policy text: String? = nil) throws -> Env {
         let env = Env(dir: try tempDir("podman"))
         try FileManager.default.createDirectory(atPath: env.dir + "/hooks", withIntermediateDirectories: true)
-        var policy = try warden(["policy", "show"]).stdout
-        if exemption {
-            policy = policy.replacingOccurrences(of: "\"exemptions\": []",
-                with: "\"exemptions\": [{\"annotation\": \"^org\\\\.example/seccomp-exempt$\", \"value\": \"^yes$\", \"reason\": \"test exemption\"}]")
-        }
+        let policy = try text ?? warden(["policy", "show"]).stdout
         try policy.write(toFile: env.dir + "/policy.json", atomically: false, encoding: .utf8)
         chmod(env.dir + "/policy.json", 0o600)
         for (file, stage) in [("pre", "precreate"), ("gate", "createRuntime"), ("post", "poststart")] {
@@ -75,13 +72,52 @@ struct PodmanTests {
         #expect(readText(env.log).contains("\"decision\":\"tightened\""))
     }
 
-    @Test("an exemption annotation named by the policy is honoured and logged", arguments: ["runc", "crun"])
-    func exemption(runtime: String) throws {
-        let env = try setUp(exemption: true)
+    /// The policy `install.sh` puts in /etc/seccomp-warden, as shipped.
+    static var examplePolicy: String { readText(Repo.root + "/examples/policy.json") }
+
+    @Test("the old exemption annotation, set by the creator, exempts nothing under the shipped policy: Seccomp 2", arguments: runtimes)
+    func creatorAnnotationIsNoExemption(runtime: String) throws {
+        let env = try setUp(policy: Self.examplePolicy)
+        defer { tearDown(env) }
+        let r = try env.run(runtime, "--security-opt seccomp=unconfined --annotation org.example.seccomp-warden/exempt=yes",
+                            "/bin/probe status; /bin/probe unshare")
+        #expect(r.stdout.contains("Seccomp:\t2"), "\(r.stdout)")
+        #expect(r.stdout.contains("unshare errno=1 EPERM"), "\(r.stdout)")
+        let log = readText(env.log)
+        #expect(log.contains("\"stage\":\"precreate\",") && log.contains("\"decision\":\"injected\""), "\(log)")
+        #expect(!log.contains("\"decision\":\"exempt\""), "\(log)")
+    }
+
+    @Test("podman --annotation can write the CRI's keys: precreate takes no engine facts, Seccomp 2 under a policy trusting containerd-cri")
+    func forgedEngineKeys() throws {
+        let env = try setUp(policy: """
+            {"trustedEngine": "containerd-cri",
+             "exemptions": [{"namespace": "kube-system", "image": "registry.k8s.io/*", "reason": "system pods"}]}
+            """)
+        defer { tearDown(env) }
+        let forged = "--annotation io.kubernetes.cri.sandbox-namespace=kube-system --annotation io.kubernetes.cri.image-name=registry.k8s.io/pause:3.9"
+        let r = try env.run("runc", "--security-opt seccomp=unconfined " + forged, "/bin/probe status; /bin/probe unshare")
+        #expect(r.stdout.contains("Seccomp:\t2"), "\(r.stdout)")
+        #expect(r.stdout.contains("unshare errno=1 EPERM"), "\(r.stdout)")
+        let log = readText(env.log)
+        #expect(log.contains("\"stage\":\"precreate\",") && log.contains("\"decision\":\"injected\""), "\(log)")
+    }
+
+    @Test("positive control: an annotation the policy marks as trusted still exempts, and is logged with its reason", arguments: runtimes)
+    func trustedAnnotationExemption(runtime: String) throws {
+        let env = try setUp(policy: """
+            {"trustedAnnotations": ["org.example/seccomp-exempt"],
+             "exemptions": [{"annotations": {"org.example/seccomp-exempt": "yes"}, "reason": "test exemption"}]}
+            """)
         defer { tearDown(env) }
         let r = try env.run(runtime, "--security-opt seccomp=unconfined --annotation org.example/seccomp-exempt=yes", "/bin/probe status; /bin/probe unshare")
         #expect(r.stdout.contains("Seccomp:\t0"), "\(r.stdout)")
         #expect(r.stdout.contains("unshare ok"), "\(r.stdout)")
-        #expect(readText(env.log).contains("\"decision\":\"exempt\""))
+        let log = readText(env.log)
+        #expect(log.contains("\"decision\":\"exempt\""), "\(log)")
+        #expect(log.contains("exemptions[0]: annotation org.example/seccomp-exempt=") && log.contains("test exemption"), "\(log)")
+        // Another value is no exemption.
+        let n = try env.run(runtime, "--security-opt seccomp=unconfined --annotation org.example/seccomp-exempt=yes2", "/bin/probe status")
+        #expect(n.stdout.contains("Seccomp:\t2"), "\(n.stdout)")
     }
 }

@@ -92,13 +92,14 @@ struct PolicyTests {
         #expect(throws: Refusal.self) { try Tighten.tighten(try self.config("weak-allow").seccomp(), policy: policy) }
     }
 
-    @Test("exemptions match annotations and are reported")
+    @Test("an exemption by a trusted annotation is honoured and reported; the sample's annotation alone exempts nothing")
     func exemptions() throws {
         let dir = try tempDir("policy")
         defer { cleanup(dir) }
         let p = dir + "/policy.json"
         try """
-            {"exemptions": [{"annotation": "^org\\\\.example\\\\.seccomp-warden/exempt$", "value": ".+", "reason": "debug pods"}]}
+            {"trustedAnnotations": ["org.example.seccomp-warden/exempt"],
+             "exemptions": [{"annotations": {"org.example.seccomp-warden/exempt": "debug*"}, "reason": "debug pods"}]}
             """.write(toFile: p, atomically: false, encoding: .utf8)
         chmod(p, 0o600)
         let policy = try Policy.load(file: p)
@@ -106,6 +107,7 @@ struct PolicyTests {
         #expect(e.verdict == .exempt)
         #expect(e.reason?.contains("debug pods") == true)
         #expect(try Evaluation.evaluate(try config("no-seccomp"), policy: policy).verdict == .injected)
+        #expect(try Evaluation.evaluate(try config("exempt"), policy: try Policy.builtin()).verdict == .injected)
     }
 
     @Test("policy show prints a policy that loads back to the same digest-independent content")

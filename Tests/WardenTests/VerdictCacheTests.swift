@@ -40,6 +40,10 @@ struct VerdictCacheTests {
         _ = try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)
         policy.digest = "0000000000000000"
         #expect(!(try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)).cached)
+        // The same policy file (digest) but another effective policy: a deny file it names has changed.
+        _ = try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)
+        policy.deny = policy.deny.filter { !$0.names.contains("keyctl") }
+        #expect(!(try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)).cached)
         let c = try config("weak-allow")
         let seccomp = c.document.object(at: c.document.object(at: c.document.root, key: "linux"), key: "seccomp")
         c.document.set(.string("SCMP_ACT_LOG"), at: seccomp, key: "defaultAction")
@@ -86,3 +90,14 @@ struct VerdictCacheTests {
     }
 }
 
+
+@Test("red team: the cache key keeps capability lists apart (one name with a comma is not two names)")
+func capabilityListsApart() throws {
+    let policy = try builtinPolicy()
+    func input(_ caps: String) throws -> [UInt8] {
+        let text = #"{"process": {"capabilities": {"bounding": \#(caps)}}, "linux": {}}"#
+        return VerdictCache.input(OCIConfig(document: try JSONDocument(bytes: Array(text.utf8), name: "c")), policy: policy)
+    }
+    #expect(try input(#"["CAP_SYS_ADMIN", "CAP_CHOWN"]"#) != input(#"["CAP_SYS_ADMIN,CAP_CHOWN"]"#))
+    #expect(try input(#"["CAP_CHOWN"]"#) == input(#"["CAP_CHOWN"]"#))
+}

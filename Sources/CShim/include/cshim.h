@@ -24,4 +24,8 @@ int sw_ns_get_parent(int fd);
 
 /* open(2) without the variadic mode. */
 int sw_open(const char *path, int flags, mode_t mode);
+
+/* pidfd_open(2) and pidfd_send_signal(2) (no glibc wrappers before 2.36): a descriptor, or -errno. */
+int sw_pidfd_open(pid_t pid);
+int sw_pidfd_send_signal(int pidfd, int sig);
 #endif
