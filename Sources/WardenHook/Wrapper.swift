@@ -97,7 +97,7 @@ public enum Wrapper {
         switch inv.action {
         case .passThrough: refusal = nil
         case .refuse(let reason): refusal = refuseArguments(reason, inv, runtime: name)
-        case .tighten(let bundle): refusal = tighten(bundle: bundle, runtime: name)
+        case .tighten(let bundle): refusal = tighten(bundle: bundle, runtime: name, id: inv.containerID)
         }
         if let refusal {
             printErr("seccomp-warden: \(refusal)")
@@ -118,8 +118,9 @@ public enum Wrapper {
         return audit ? nil : message
     }
 
-    /// Tightens the bundle in place; returns the reason when the container must not start.
-    static func tighten(bundle given: String?, runtime: String) -> String? {
+    /// Tightens the bundle in place; returns the reason when the container must not start. The
+    /// record names the container by the runtime's own id (argv), the one `verify --all` lists.
+    static func tighten(bundle given: String?, runtime: String, id containerID: String?) -> String? {
         let stage = "wrapper-\(runtime)"
         var policy: Policy? = nil
         var bundle = given ?? "."
@@ -127,11 +128,11 @@ public enum Wrapper {
             bundle = String(cString: cwd) + (bundle == "." ? "" : "/" + bundle)
             free(cwd)
         }
-        var id: String? = nil
+        var id: String? = containerID
         do {
             policy = try Policy.load()
             let config = try Bundle.loadConfig(bundle)
-            id = try? config.annotations().first { $0.0 == "io.kubernetes.cri.container-name" }?.1
+            if id == nil { id = try? config.annotations().first { $0.0 == "io.kubernetes.cri.container-name" }?.1 }
             let e = try Evaluation.evaluate(config, policy: policy!, cache: .standard())
             switch e.verdict {
             case .injected, .tightened:

@@ -312,6 +312,15 @@ struct DivertTests {
             expectFiltered(r, "docker run \(options)")
             #expect(log.contains("\"stage\":\"wrapper-runc\"") && log.contains("\"decision\":\"injected\""), "docker run \(options): \(log)")
         }
+        // The backstop accounts for what the diverted runtime started: the wrapper's record names
+        // the container by the runtime's id, the one `verify --all` lists.
+        let detached = try host.inside("\(docker) run -d --network none --runtime runc --security-opt seccomp=unconfined local/busybox sleep 120")
+        let cid = detached.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(detached.status == 0 && cid.count == 64, "\(detached.stdout)\(detached.stderr)")
+        let v = try host.inside("\(Repo.binary) verify --all --root \(d)/docker/exec/runtime-runc/moby 2>&1")
+        #expect(v.status == 0 && v.stdout.contains(cid) && !v.stdout.contains("UNACCOUNTED"), "verify --all: \(v.stdout)")
+        try host.inside("\(docker) rm -f \(cid) >/dev/null 2>&1")
+
         // containerd and ctr: its own daemon (root, state, address); `ctr run` names no runc binary.
         let ctr = "ctr -a \(d)/ctd/c.sock -n warden-divert"
         let ctd = try host.inside("""
@@ -337,10 +346,11 @@ struct DivertTests {
             """)
         try #require(ctd.status == 0, "containerd: \(ctd.stdout)\(ctd.stderr)")
         try #require(try host.rootfs(d + "/ctr-rootfs").status == 0)
-        let ctrRun = "\(ctr) run --rm --rootfs \(d)/ctr-rootfs divert-ctr-$$ /bin/sh -c '\(probes)' 2>&1"
+        let ctrID = "divert-ctr-\(UInt32.random(in: 0...UInt32.max))"
+        let ctrRun = "\(ctr) run --rm --rootfs \(d)/ctr-rootfs \(ctrID) /bin/sh -c '\(probes)' 2>&1"
         let (c, clog) = try audit { try host.inside(ctrRun) }
         expectFiltered(c, "ctr run")
-        #expect(clog.contains("\"stage\":\"wrapper-runc\"") && clog.contains("\"decision\":\"injected\""), "ctr run: \(clog)")
+        #expect(clog.contains("\"stage\":\"wrapper-runc\",\"id\":\"\(ctrID)\"") && clog.contains("\"decision\":\"injected\""), "ctr run: \(clog)")
 
         // podman: the drop-in's hooks, and a creator's own empty --hooks-dir, under runc and crun.
         let p = PodmanEngine.flags(d)
@@ -383,7 +393,7 @@ struct DivertTests {
 
         // Positive controls: the same containers, the wrapper gone, run unfiltered.
         expectUnfiltered(try host.inside("\(docker) run --rm --network none --runtime runc --security-opt seccomp=unconfined local/busybox sh -c '\(probes)' 2>&1"), "docker, uninstalled")
-        expectUnfiltered(try host.inside(ctrRun), "ctr, uninstalled")
+        expectUnfiltered(try host.inside(ctrRun.replacingOccurrences(of: ctrID, with: ctrID + "-control")), "ctr, uninstalled")
         for runtime in ["runc", "crun"] {
             expectUnfiltered(try podman(runtime, "--hooks-dir \(d)/empty-hooks --security-opt seccomp=unconfined"), "podman \(runtime), uninstalled")
         }
