@@ -169,9 +169,11 @@ if [ "$mode" = divert ]; then
     echo "the wrapper in the runtimes' place:"
     for p in "${RUNTIMES[@]}"; do divert_one "$p"; done
     echo "every engine that starts runc or crun by name now goes through seccomp-warden (README.md, \"Install\")"
-    if grep -q '"annotation"' "$ETC/policy.json"; then
-        echo "note: $ETC/policy.json has exemptions: a container whose creator sets a matching annotation is left unfiltered" >&2
-    fi
+    # The policy's warnings (an exemption on a creator-set annotation is a way around it), and
+    # whether it loads at all (if not, every container is refused).
+    "$BIN/seccomp-warden" policy check "$ETC/policy.json" 2>&1 >/dev/null | grep -F 'warning:' >&2 || true
+    "$BIN/seccomp-warden" policy check "$ETC/policy.json" >/dev/null 2>&1 \
+        || echo "install.sh: $ETC/policy.json is not valid (seccomp-warden policy check): every container is refused until it is" >&2
     exit 0
 fi
 # Already diverted: keep the wrapper copies at the runtimes' paths the same as the new binary.
