@@ -24,7 +24,9 @@ public enum Hook {
         do { policy = try Policy.load(explicit: line.policy) } catch {
             // No policy, no decision: fail closed (the container does not start).
             printErr("seccomp-warden hook \(stage): \(error)")
-            AuditLog.record(policy: nil, stage: stage, id: nil, bundle: nil, decision: "denied", summary: [], reason: "\(error)")
+            let who = ContainerIdentity.of(stage: stage, input: input)
+            AuditLog.record(policy: nil, stage: stage, id: who.id, bundle: who.bundle, decision: "denied", summary: [], reason: "\(error)",
+                            idFrom: who.idFrom)
             return error.exitCode
         }
         switch stage {
@@ -44,20 +46,23 @@ public enum Hook {
             let config = OCIConfig(document: try JSONDocument(bytes: input, name: "<stdin config>"))
             // Only podman runs precreate, and its creator writes every annotation: no engine facts here.
             let e = try Evaluation.evaluate(config, policy: policy.withoutEngineFacts, cache: .standard())
-            let id = try? config.annotations().first { $0.0 == "io.podman.annotations.container-name" || $0.0 == "io.container.manager" }?.1
+            let who = ContainerIdentity.of(config)
+            let id = who.id, bundle = who.bundle
+            func record(_ decision: String, _ summary: [String], _ reason: String?) {
+                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: decision, summary: summary,
+                                reason: reason, idFrom: who.idFrom)
+            }
             switch e.verdict {
             case .injected, .tightened:
                 if policy.mode == .audit {
-                    AuditLog.record(policy: policy, stage: stage, id: id, bundle: nil, decision: "audit-only",
-                                    summary: e.changes.map(\.description), reason: "would be \(e.verdict.rawValue)")
+                    record("audit-only", e.changes.map(\.description), "would be \(e.verdict.rawValue)")
                     try FileIO.writeAll(fd: 1, input, name: "<stdout>")
                     return 0
                 }
                 config.setSeccomp(e.profile!)
                 try FileIO.writeAll(fd: 1, config.document.serialized(.compact), name: "<stdout>")
             case .denied:
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: nil, decision: policy.mode == .audit ? "audit-only" : "denied",
-                                summary: [], reason: e.reason)
+                record(policy.mode == .audit ? "audit-only" : "denied", [], e.reason)
                 if policy.mode == .enforce {
                     printErr("seccomp-warden: refused by policy: \(e.reason ?? "")")
                     return 1
@@ -67,12 +72,13 @@ public enum Hook {
             default:
                 try FileIO.writeAll(fd: 1, input, name: "<stdout>")
             }
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: nil, decision: e.verdict.rawValue,
-                            summary: e.changes.map(\.description), reason: e.reason)
+            record(e.verdict.rawValue, e.changes.map(\.description), e.reason)
             return 0
         } catch {
-            AuditLog.record(policy: policy, stage: stage, id: nil, bundle: nil, decision: policy.mode == .audit ? "audit-only" : "denied",
-                            summary: [], reason: "\(error)")
+            // A config that does not parse still names its container where it can.
+            let who = (try? JSONDocument(bytes: input, name: "<stdin config>")).map { ContainerIdentity.of(OCIConfig(document: $0)) }
+            AuditLog.record(policy: policy, stage: stage, id: who?.id, bundle: who?.bundle, decision: policy.mode == .audit ? "audit-only" : "denied",
+                            summary: [], reason: "\(error)", idFrom: who?.idFrom)
             printErr("seccomp-warden hook precreate: \(error)")
             if policy.mode == .audit { try? FileIO.writeAll(fd: 1, input, name: "<stdout>"); return 0 }
             return error.exitCode
@@ -82,17 +88,25 @@ public enum Hook {
     /// createRuntime/prestart/createContainer: the runtime has already read config.json, so this
     /// stage can only judge it; it never rewrites the file.
     static func gate(_ stage: String, _ input: [UInt8], policy: Policy) -> Int32 {
-        var id: String? = nil, bundle: String? = nil
+        var id: String? = nil, bundle: String? = nil, digest: String? = nil
+        func record(_ decision: String, _ summary: [String], _ reason: String?) {
+            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: decision, summary: summary,
+                            reason: reason, idFrom: "state", configDigest: digest)
+        }
         do {
             let state = try OCIState(document: try JSONDocument(bytes: input, name: "<stdin state>"))
             id = state.id
             bundle = state.bundle
-            let config = try Bundle.loadConfig(state.bundle)
+            // The bundle folder, every folder above it and config.json must be writable by root only:
+            // otherwise the file judged here need not be the one the runtime read.
+            let opened = try Bundle.open(state.bundle, writers: .rootAndSelf)
+            let config = opened.config
+            digest = opened.digest
             // A gate only judges: the tightened profile is never written, so it is not compiled either.
             let e = try Evaluation.evaluate(config, policy: policy, needsProfile: false, cache: .standard())
             switch e.verdict {
             case .compliant, .exempt:
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: e.verdict.rawValue, summary: [], reason: e.reason)
+                record(e.verdict.rawValue, [], e.reason)
                 return 0
             default:
                 let findings = e.verdict == .denied ? [e.reason ?? "refused"]
@@ -100,16 +114,15 @@ public enum Hook {
                 let reason = "container \(state.id): seccomp profile falls short of the policy: " + findings.prefix(3).joined(separator: "; ")
                     + (findings.count > 3 ? "; and \(findings.count - 3) more" : "")
                 if policy.mode == .audit {
-                    AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "audit-only", summary: findings, reason: reason)
+                    record("audit-only", findings, reason)
                     return 0
                 }
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "denied", summary: findings, reason: reason)
+                record("denied", findings, reason)
                 printErr("seccomp-warden: \(reason)")
                 return 1
             }
         } catch {
-            let decision = policy.mode == .audit ? "audit-only" : "denied"
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: decision, summary: [], reason: "\(error)")
+            record(policy.mode == .audit ? "audit-only" : "denied", [], "\(error)")
             printErr("seccomp-warden hook \(stage): \(error)")
             return policy.mode == .audit ? 0 : error.exitCode
         }
@@ -128,7 +141,7 @@ public enum Hook {
             bundle = state.bundle
             pid = state.pid
             guard let pid = state.pid else { throw WardenError.input("the state has no pid", file: "<stdin state>", path: .root / "pid") }
-            let config = try Bundle.loadConfig(state.bundle)
+            let config = try Bundle.open(state.bundle, writers: .rootAndSelf).config
             if let ex = policy.exemption(for: try config.annotations()) {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "exempt", summary: [], reason: ex.reason)
                 return 0

@@ -97,7 +97,7 @@ public enum Wrapper {
         switch inv.action {
         case .passThrough: refusal = nil
         case .refuse(let reason): refusal = refuseArguments(reason, inv, runtime: name)
-        case .tighten(let bundle): refusal = tighten(bundle: bundle, runtime: name, id: inv.containerID)
+        case .tighten(let bundle): refusal = tighten(bundle: bundle, inv, runtime: name)
         }
         if let refusal {
             printErr("seccomp-warden: \(refusal)")
@@ -114,13 +114,16 @@ public enum Wrapper {
         let message = "cannot read the command line as \(runtime) would, so cannot tell which config.json it reads: \(reason)"
         let audit = policy?.mode == .audit
         AuditLog.record(policy: policy, stage: "wrapper-\(runtime)", id: inv.containerID, bundle: nil,
-                        decision: audit ? "audit-only" : "denied", summary: [], reason: message)
+                        decision: audit ? "audit-only" : "denied", summary: [], reason: message, idFrom: "argv")
         return audit ? nil : message
     }
 
-    /// Tightens the bundle in place; returns the reason when the container must not start. The
-    /// record names the container by the runtime's own id (argv), the one `verify --all` lists.
-    static func tighten(bundle given: String?, runtime: String, id containerID: String?) -> String? {
+    /// Tightens the bundle in place; returns the reason when the container must not start.
+    /// The bundle folder is opened once (`Bundle.open`: every folder on its path, the folder and
+    /// config.json writable by root only, or the bundle is refused); config.json is read, replaced and
+    /// read back through that folder's descriptor, so the file the runtime then opens by the same path
+    /// is the one that was proved.
+    static func tighten(bundle given: String?, _ inv: RuntimeCLI.Invocation, runtime: String) -> String? {
         let stage = "wrapper-\(runtime)"
         var policy: Policy? = nil
         var bundle = given ?? "."
@@ -128,47 +131,46 @@ public enum Wrapper {
             bundle = String(cString: cwd) + (bundle == "." ? "" : "/" + bundle)
             free(cwd)
         }
-        var id: String? = containerID
+        let id = inv.containerID
+        var digest: String? = nil
+        func record(_ decision: String, _ summary: [String], _ reason: String?) {
+            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: decision, summary: summary,
+                            reason: reason, idFrom: "argv", configDigest: digest)
+        }
         do {
             policy = try Policy.load()
-            let config = try Bundle.loadConfig(bundle)
-            if id == nil { id = try? config.annotations().first { $0.0 == "io.kubernetes.cri.container-name" }?.1 }
+            let opened = try Bundle.open(bundle, writers: .rootAndSelf)
+            let config = opened.config
+            digest = opened.digest
             let e = try Evaluation.evaluate(config, policy: policy!, cache: .standard())
             switch e.verdict {
             case .injected, .tightened:
                 if policy!.mode == .audit {
-                    AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "audit-only",
-                                    summary: e.changes.map(\.description), reason: "would be \(e.verdict.rawValue)")
+                    record("audit-only", e.changes.map(\.description), "would be \(e.verdict.rawValue)")
                     return nil
                 }
                 config.setSeccomp(e.profile!)
-                try FileIO.atomicReplace(config.name, with: config.document.serialized(.indented))
+                digest = try opened.replace(with: config.document.serialized(.indented))
             case .denied:
                 let decision = policy!.mode == .audit ? "audit-only" : "denied"
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: decision, summary: [], reason: e.reason)
+                record(decision, [], e.reason)
                 return policy!.mode == .audit ? nil : "refused by policy: \(e.reason ?? "")"
             default: break
             }
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: e.verdict.rawValue,
-                            summary: e.changes.map(\.description), reason: e.reason)
+            record(e.verdict.rawValue, e.changes.map(\.description), e.reason)
             return nil
         } catch {
             let audit = policy?.mode == .audit
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: audit ? "audit-only" : "denied",
-                            summary: [], reason: "\(error)")
+            record(audit ? "audit-only" : "denied", [], "\(error)")
             return audit ? nil : "\(error)"
         }
     }
 
-    /// containerd shows the last error of the runtime's --log file to Docker users.
+    /// containerd shows the last error of the runtime's --log file to Docker users. The log is
+    /// written only if it is a regular file (never a FIFO, never through a symlink), and the message
+    /// is escaped for its format: JSON by jansson, logrus's text line with the message Go-quoted.
     static func writeRuntimeLog(_ path: String, format: String?, message: String) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var tm = tm()
-        var secs = ts.tv_sec
-        gmtime_r(&secs, &tm)
-        let time = pad(Int(tm.tm_year) + 1900, 4) + "-" + pad(Int(tm.tm_mon) + 1, 2) + "-" + pad(Int(tm.tm_mday), 2)
-            + "T" + pad(Int(tm.tm_hour), 2) + ":" + pad(Int(tm.tm_min), 2) + ":" + pad(Int(tm.tm_sec), 2) + "Z"
+        let time = AuditLog.rfc3339(AuditLog.now(), fractionDigits: 0)
         var line: [UInt8]
         if format == "json" {
             line = JSON.object([("level", .string("error")), ("msg", .string(message)), ("time", .string(time))]).serialized(.compact)
@@ -177,10 +179,9 @@ public enum Wrapper {
             line = Array("time=\"\(time)\" level=error msg=\(RuntimeCLI.quoted(message))".utf8)
         }
         line.append(10)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if let problem = LogFile.append(path, line) {
+            printErr("seccomp-warden: runtime log \(path): \(problem)")
+        }
     }
 
     static func exec(_ path: String, _ args: [[UInt8]]) -> Int32 {

@@ -2,7 +2,8 @@
 import Glibc
 
 /// Thin, Foundation-free file access for the hook path: one read per file, size caps,
-/// no symlinks followed where it matters, atomic replace.
+/// no symlinks followed where it matters. Files that decide something (bundles, policies) and
+/// atomic replace go through `Folder`, relative to a folder's descriptor.
 public enum FileIO {
     /// Inputs larger than this are refused (config.json, state, profiles, policies).
     public static let sizeCap = 16 << 20
@@ -52,52 +53,6 @@ public enum FileIO {
         return out
     }
 
-    /// Replaces `path` atomically: a temporary file beside it, fsync, the original mode and
-    /// owner kept, rename, fsync of the folder. On any failure the original is untouched.
-    /// The temporary file has one fixed name and is locked while written, so a writer killed
-    /// half-way leaves at most that one file, which the next writer recognises (unlocked) and removes.
-    public static func atomicReplace(_ path: String, with bytes: [UInt8]) throws(WardenError) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { throw .system("cannot stat: \(errnoText(errno))", file: path) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .input("is not a regular file", file: path) }
-        let dir = dirname(of: path)
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        let tmp = dir + "/." + base + ".seccomp-warden.tmp"
-        var fd: Int32 = -1
-        for _ in 0..<3 {
-            fd = retrying { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600) }
-            if fd >= 0 {
-                _ = flock(fd, LOCK_EX)
-                break
-            }
-            guard errno == EEXIST else { break }
-            // A leftover: removable only if no live writer holds its lock.
-            let old = retrying { open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
-            if old < 0 { continue }
-            defer { close(old) }
-            guard flock(old, LOCK_EX | LOCK_NB) == 0 else {
-                throw .system("another writer is replacing it right now (\(tmp) is locked)", file: path)
-            }
-            unlink(tmp)
-        }
-        guard fd >= 0 else { throw .system("cannot create \(tmp): \(errnoText(errno))", file: path) }
-        var ok = false
-        defer {
-            if !ok { unlink(tmp) }
-            close(fd)  // after rename or unlink: the lock covers the whole life of the file
-        }
-        try writeAll(fd: fd, bytes, name: tmp)
-        if fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM {
-            throw .system("cannot keep owner: \(errnoText(errno))", file: path)
-        }
-        guard fchmod(fd, st.st_mode & 0o7777) == 0 else { throw .system("cannot keep mode: \(errnoText(errno))", file: path) }
-        guard fsync(fd) == 0 else { throw .system("fsync failed: \(errnoText(errno))", file: path) }
-        guard rename(tmp, path) == 0 else { throw .system("cannot rename into place: \(errnoText(errno))", file: path) }
-        ok = true
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
-    }
-
     public static func writeAll(fd: Int32, _ bytes: [UInt8], name: String) throws(WardenError) {
         var done = 0
         while done < bytes.count {
@@ -133,7 +88,7 @@ public enum FileIO {
         return d.isEmpty ? "/" : d
     }
 
-    static func fileTypeName(_ mode: mode_t) -> String {
+    public static func fileTypeName(_ mode: mode_t) -> String {
         switch mode & S_IFMT {
         case S_IFDIR: "a directory"
         case S_IFIFO: "a FIFO"

@@ -62,8 +62,12 @@ public struct Policy {
     public var auditLog: String?
     /// Where the policy came from, for messages and the audit log.
     public var source: String
-    /// A short digest of the policy text (FNV-1a 64), logged with each decision.
+    /// A short digest of the policy text (FNV-1a 64), logged with each decision. For a policy file,
+    /// it covers every file that contributed (`files`).
     public var digest: String
+    /// The files the policy was read from, with their digests: the policy file first, then each file
+    /// it names (empty for the built-in policy).
+    public var files: [PolicyFile] = []
 
     /// The deny rules as a profile: allow everything else.
     public var denyProfile: LinuxSeccomp {
@@ -73,12 +77,4 @@ public struct Policy {
 }
 
 /// FNV-1a, 64 bits: a stable digest with no dependency.
-public func fnv1a(_ bytes: [UInt8]) -> String {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in bytes {
-        h ^= UInt64(b)
-        h = h &* 0x100_0000_01b3
-    }
-    let hex = String(h, radix: 16)
-    return String(repeating: "0", count: 16 - hex.count) + hex
-}
+public func fnv1a(_ bytes: [UInt8]) -> String { fnv1aHex(bytes) }

@@ -29,21 +29,20 @@ extension Policy {
         do { return try Policy(node: doc.root, source: "built-in", digest: fnv1a(text)) } catch { throw error.inFile("<built-in policy>") }
     }
 
-    /// Loads a policy file. Like sudo with sudoers, it must be owned by root and writable by no one else.
+    /// Loads a policy file. Like sudo with sudoers, it must be owned by root and writable by no one
+    /// else, and so must every file it names (`inject`, `deny`), each in a folder with the same
+    /// property under folders only root can change (`PolicyFileReader`): each file is opened once and
+    /// checked with `fstat` on the descriptor it is read from. Names in it are relative to its folder.
+    /// The digest covers every file read.
     public static func load(file path: String, checkOwnership: Bool = true) throws(WardenError) -> Policy {
-        let bytes = try FileIO.readFile(path)
-        if checkOwnership {
-            var st = stat()
-            if stat(path, &st) == 0 {
-                if st.st_uid != 0 { throw .input("policy must be owned by root (owner uid \(st.st_uid))", file: path) }
-                if st.st_mode & 0o022 != 0 {
-                    throw .input("policy must not be writable by group or others (mode \(String(st.st_mode & 0o7777, radix: 8)))", file: path)
-                }
-            }
-        }
+        let files = PolicyFileReader(writers: checkOwnership ? .root : .anyone)
+        let bytes = try files.read(path, role: "policy")
         let doc = try JSONDocument(bytes: bytes, name: path)
         do {
-            return try Policy(node: doc.root, source: path, digest: fnv1a(bytes))
+            var policy = try Policy(node: doc.root, source: path, digest: "", files: files)
+            policy.files = files.files
+            policy.digest = files.digest
+            return policy
         } catch {
             throw error.inFile(path)
         }
@@ -53,7 +52,10 @@ extension Policy {
                                          "defaultAllow", "exemptions", "auditLog", "comment", "allowAnnotations",
                                          "trustedEngine", "trustedAnnotations"]
 
-    init(node root: JSONNode, source: String, digest: String) throws(WardenError) {
+    /// `files` reads the files the policy names; by default from the current folder, unchecked
+    /// (a policy from memory: the built-in one, tests, fuzzing).
+    init(node root: JSONNode, source: String, digest: String,
+         files: PolicyFileReader = PolicyFileReader(writers: .anyone)) throws(WardenError) {
         try root.rejectUnknownKeys(Self.knownKeys, what: "the policy")
         self.source = source
         self.digest = digest
@@ -79,7 +81,7 @@ extension Policy {
         if let i = root["inject"] {
             if let s = i.string {
                 if s != "builtin" {
-                    let doc = try JSONDocument(contentsOf: s)
+                    let doc = try files.document(s, role: "inject")
                     do { (injectOverride, injectSource) = try Self.readInject(doc.root) } catch { throw error.inFile(s) }
                 }
             } else {
@@ -108,7 +110,7 @@ extension Policy {
                     continue
                 }
                 if let file = item.string {
-                    let doc = try JSONDocument(contentsOf: file)
+                    let doc = try files.document(file, role: item.path.description)
                     do {
                         let converted = try loadProfile(node: doc.root, context: .dockerDefault)
                         deny += Self.denials(converted)

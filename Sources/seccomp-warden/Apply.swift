@@ -21,7 +21,12 @@ struct Apply: ParsableCommand {
         try runReportingErrors {
             FastPath.armDeadline(60)
             let policy = try Policy.load(explicit: policyOptions.policy)
-            let config = try Bundle.loadConfig(path)
+            // In place, the bundle is opened as the wrapper opens it: its folder, config.json and every
+            // folder above them writable by root only, or refused; read, replaced and read back through
+            // the folder's descriptor. Written elsewhere or not at all, it is only read.
+            let inPlace = output == nil && !dryRun
+            let opened = try Bundle.open(path, writers: inPlace ? .rootAndSelf : .anyone)
+            let config = opened.config
             if let profile { config.setSeccomp(try loadProfile(file: profile, context: .of(config))) }
             let e = try Evaluation.evaluate(config, policy: policy)
             let toStdout = output == "-"
@@ -35,7 +40,7 @@ struct Apply: ParsableCommand {
             switch output {
             case "-": try FileIO.writeAll(fd: 1, bytes, name: "<stdout>")
             case let file?: try FileIO.writeFile(file, bytes)
-            case nil: if e.profile != nil || profile != nil { try FileIO.atomicReplace(config.name, with: bytes) }
+            case nil: if e.profile != nil || profile != nil { try opened.replace(with: bytes) }
             }
         }
     }

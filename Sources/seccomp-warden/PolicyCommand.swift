@@ -65,6 +65,8 @@ struct PolicyCommand: ParsableCommand {
                 // Compile what the policy would inject, to catch what libseccomp itself refuses.
                 _ = try Compiler.compile(try Tighten.tighten(nil, policy: p).profile)
                 print("\(p.source): valid (mode \(p.mode.rawValue), \(Set(p.deny.flatMap(\.names)).count) syscalls with deny rules, digest \(p.digest))")
+                // Every file that contributed, as read (root's, checked on the descriptor read), with its digest.
+                for f in p.files { print("  \(f.role): \(f.path) (digest \(f.digest))") }
                 for arch in p.architectures ?? [] {
                     let missing = p.unresolved(on: arch)
                     if !missing.isEmpty { print("  note: not syscalls on \(arch.rawValue) (skipped there): \(missing.joined(separator: ", "))") }

@@ -18,7 +18,9 @@ struct Register: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let config = try Bundle.loadConfig(path)
+            // It rewrites config.json in place: only a bundle nobody but root can change (see `Bundle.open`).
+            let opened = try Bundle.open(path, writers: .rootAndSelf)
+            let config = opened.config
             let doc = config.document
             let me = selfPath()
             let hooks = doc.object(at: doc.root, key: "hooks")
@@ -45,7 +47,7 @@ struct Register: ParsableCommand {
                 doc.set(.array(entries), at: hooks, key: stage)
                 added.append(stage)
             }
-            if !added.isEmpty { try FileIO.atomicReplace(config.name, with: doc.serialized(.indented)) }
+            if !added.isEmpty { try opened.replace(with: doc.serialized(.indented)) }
             print("\(config.name): " + (added.isEmpty ? "hooks already registered" : "registered \(added.joined(separator: ", "))"))
         }
     }

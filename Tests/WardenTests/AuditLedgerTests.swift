@@ -311,6 +311,15 @@ struct AuditLedgerTests {
         #expect(rec["boot"] as? String == boot)
         #expect((rec["uptime"] as? Double ?? 0) > 0)
         let ledger = AuditLedger.read(path: path, ids: [Self.victim])
-        #expect(ledger.account(me(Self.victim)).status == .denied)
+        // A process started now stands for the container: the record is matched within 2 minutes of its
+        // start, and the test process itself may have started longer ago than that (a long suite run).
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["30"]
+        try sleeper.run()
+        defer { sleeper.terminate(); kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
+        let fresh = ContainerRecord(id: Self.victim, format: .runc, root: "/run/test", pid: sleeper.processIdentifier,
+                                    startTime: nil, bundle: nil, configPath: nil)
+        #expect(ledger.account(fresh).status == .denied)
     }
 }

@@ -103,7 +103,7 @@ enum Corpus {
         s("state-not-json", "{\"id\": ", "invalid JSON"),
         s("state-no-bundle", "{\"ociVersion\": \"1.0.2\", \"id\": \"x\", \"status\": \"creating\", \"pid\": 1}", "bundle", "missing"),
         s("state-bundle-relative", "{\"ociVersion\": \"1.0.2\", \"id\": \"x\", \"pid\": 1, \"bundle\": \"b\"}", "bundle", "absolute"),
-        s("state-bundle-missing", "{\"ociVersion\": \"1.0.2\", \"id\": \"x\", \"pid\": 1, \"bundle\": \"/nonexistent/warden/b\"}", "no such file"),
+        s("state-bundle-missing", "{\"ociVersion\": \"1.0.2\", \"id\": \"x\", \"pid\": 1, \"bundle\": \"/nonexistent/warden/b\"}", "No such file"),
         s("state-id-missing", "{\"ociVersion\": \"1.0.2\", \"pid\": 1, \"bundle\": \"/\"}", "id", "missing"),
         s("state-pid-string", "{\"ociVersion\": \"1.0.2\", \"id\": \"x\", \"pid\": \"1\", \"bundle\": \"/\"}", "pid", "must be an integer"),
         // Policies.

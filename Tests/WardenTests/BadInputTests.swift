@@ -54,7 +54,7 @@ struct BadInputTests {
         let big = "{\"x\": \"" + String(repeating: "a", count: 17 << 20) + "\"}"
         try big.write(toFile: dir + "/big/config.json", atomically: false, encoding: .utf8)
         let expectations: [(String, String)] = [
-            (dir + "/missing", "no such file"),
+            (dir + "/missing", "No such file"),
             (dir + "/empty", "has no config.json"),
             (dir + "/link", "symlink"),
             (dir + "/fifo", "FIFO"),

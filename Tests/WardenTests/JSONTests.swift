@@ -71,7 +71,9 @@ struct JSONTests {
         let path = dir + "/config.json"
         try "{\"a\":1}".write(toFile: path, atomically: false, encoding: .utf8)
         chmod(path, 0o640)
-        try FileIO.atomicReplace(path, with: Array("{\"a\":2}".utf8))
+        let folder = try Folder.open(dir, writers: .root)
+        let old = try folder.read("config.json", shown: path)
+        try folder.replace("config.json", shown: path, with: Array("{\"a\":2}".utf8), like: old.stat)
         #expect(readText(path) == "{\"a\":2}")
         let attrs = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attrs[.posixPermissions] as? Int) == 0o640)
