@@ -13,7 +13,7 @@ public enum FastPath {
     public static func run(_ argv: [String]) -> Int32? {
         if let argv0 = argv.first, let runtime = Wrapper.runtimeName(argv0: argv0) {
             armDeadline()
-            return Wrapper.run(runtime: runtime, arguments: Wrapper.rawArguments())
+            return Wrapper.run(runtime: runtime, argv0: argv0, arguments: Wrapper.rawArguments())
         }
         // Every `hook` line, `--help` included, goes through the one strict parser (HookCommandLine).
         if argv.count >= 2 && argv[1] == "hook" {

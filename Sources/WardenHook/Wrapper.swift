@@ -10,26 +10,58 @@ import Glibc
 /// with the same arguments. It reads the command line with the runtime's own grammar (RuntimeCLI)
 /// and refuses one it cannot place exactly. Every other subcommand is exec'd at once, unread.
 public enum Wrapper {
-    /// The runtime name a wrapper link stands for, from argv[0] (`seccomp-warden-runc` → `runc`).
+    /// The runtime name the wrapper stands for, from argv[0]: a wrapper link (`seccomp-warden-runc` →
+    /// `runc`), or the runtime itself (`runc`, `/usr/sbin/runc`: installed in its place by
+    /// `install.sh --divert`), for a runtime the wrapper has a table for.
     public static func runtimeName(argv0: String) -> String? {
-        let base = argv0.split(separator: "/").last.map(String.init) ?? argv0
-        guard base.hasPrefix("seccomp-warden-") else { return nil }
-        let name = String(base.dropFirst("seccomp-warden-".count))
-        return name.isEmpty ? nil : name
+        let base = baseName(argv0)
+        if base.hasPrefix("seccomp-warden-") {
+            let name = String(base.dropFirst("seccomp-warden-".count))
+            return name.isEmpty ? nil : name
+        }
+        return RuntimeCLI.grammar(for: base) != nil ? base : nil
     }
 
-    /// The real runtime: `$SECCOMP_WARDEN_RUNTIME`, else `name` on PATH; never this binary itself.
-    public static func realRuntime(_ name: String) -> String? {
+    static func baseName(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? path }
+
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// The real runtime: `$SECCOMP_WARDEN_RUNTIME`; else, in the runtime's place, `<path>.real`
+    /// (`divertedRuntime`); else `name` on PATH. Never this binary itself.
+    public static func realRuntime(_ name: String, argv0: String) -> String? {
         let me = realpathString("/proc/self/exe")
         if let env = getenv("SECCOMP_WARDEN_RUNTIME"), env.pointee != 0 {
             let p = String(cString: env)
             return realpathString(p) == me ? nil : p
         }
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let path = getenv("PATH").map { String(cString: $0) } ?? defaultPath
+        if baseName(argv0) == name {
+            return divertedRuntime(name, argv0: argv0, me: me, searchPath: path)
+        }
         for dir in path.split(separator: ":") {
             let candidate = "\(dir)/\(name)"
             guard access(candidate, X_OK) == 0, let real = realpathString(candidate), real != me else { continue }
             return candidate
+        }
+        return nil
+    }
+
+    /// Called as the runtime itself, the real one is the diverted file beside the path the caller ran
+    /// (`install.sh --divert`: dpkg diverts /usr/sbin/runc to /usr/sbin/runc.real): `<argv[0]>.real`
+    /// when argv[0] is a path, else `<dir>/<name>.real` for the first PATH folder whose `<name>` is this
+    /// binary, else `<this binary>.real`. Nothing else: a PATH search would find this binary again.
+    static func divertedRuntime(_ name: String, argv0: String, me: String?, searchPath: String) -> String? {
+        guard let me else { return nil }
+        var invoked: [String] = []
+        if argv0.contains("/") {
+            invoked.append(argv0)
+        } else if let dir = searchPath.split(separator: ":").first(where: { realpathString("\($0)/\(name)") == me }) {
+            invoked.append("\(dir)/\(name)")
+        }
+        if baseName(me) == name { invoked.append(me) }
+        for path in invoked {
+            let candidate = path + ".real"
+            if access(candidate, X_OK) == 0, let real = realpathString(candidate), real != me { return candidate }
         }
         return nil
     }
@@ -50,9 +82,13 @@ public enum Wrapper {
         }
     }
 
-    public static func run(runtime name: String, arguments args: [[UInt8]]) -> Int32 {
-        guard let real = realRuntime(name) else {
-            printErr("seccomp-warden-\(name): cannot find the real \(name) (set SECCOMP_WARDEN_RUNTIME, or put \(name) on PATH)")
+    public static func run(runtime name: String, argv0: String, arguments args: [[UInt8]]) -> Int32 {
+        guard let real = realRuntime(name, argv0: argv0) else {
+            if baseName(argv0) == name {
+                printErr("\(name) (seccomp-warden): cannot find the real \(name) at \(argv0.contains("/") ? argv0 : name).real (install.sh --divert puts it there; or set SECCOMP_WARDEN_RUNTIME)")
+            } else {
+                printErr("seccomp-warden-\(name): cannot find the real \(name) (set SECCOMP_WARDEN_RUNTIME, or put \(name) on PATH)")
+            }
             return 127
         }
         // The subcommand and the bundle, found exactly where the runtime will find them, or a refusal.

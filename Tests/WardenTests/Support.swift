@@ -49,14 +49,18 @@ func run(_ exe: String, _ args: [String], input: Data? = nil, env: [String: Stri
     let err = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
     p.standardOutput = out
     p.standardError = err
-    let inPipe = Pipe()
-    p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-    try p.run()
+    // Input comes from a file too: a child that exits before reading it (a command line refused
+    // before stdin is read) must not turn our write into a SIGPIPE that ends the whole test run.
+    var inFile: FileHandle? = nil
     if let input {
-        inPipe.fileHandleForWriting.write(input)
-        try? inPipe.fileHandleForWriting.close()
+        FileManager.default.createFile(atPath: base + ".in", contents: input)
+        inFile = try FileHandle(forReadingFrom: URL(fileURLWithPath: base + ".in"))
     }
+    defer { try? FileManager.default.removeItem(atPath: base + ".in") }
+    p.standardInput = inFile ?? FileHandle.nullDevice
+    try p.run()
     p.waitUntilExit()
+    try? inFile?.close()
     try? out.close()
     try? err.close()
     let outData = FileManager.default.contents(atPath: base + ".out") ?? Data()
