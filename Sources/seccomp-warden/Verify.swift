@@ -72,7 +72,7 @@ struct Verify: ParsableCommand {
         do throws(WardenError) {
             code = try verify()
         } catch {
-            printErr("seccomp-warden verify: \(error)")
+            reportError(error, json: effectiveFormat == .json, command: "verify", exit: 2)
             if effectiveFormat == .prometheus {
                 // A textfile collector keeps the last file it read: say the scrape failed rather than leave it stale.
                 try? FileIO.writeAll(fd: 1, Array(Self.prometheusError().utf8), name: "<stdout>")
@@ -162,6 +162,7 @@ struct Verify: ParsableCommand {
         case .table: printTable(reports, skipped: skipped, roots: roots, ledger: ledger, killNote: killNote)
         case .json:
             var fields: [(String, JSON)] = [
+                ("schema", .int(Int64(jsonSchema))),
                 ("status", .string(overall)),
                 ("holds", .bool(ok)),
                 ("policy", .string(policy.source)),

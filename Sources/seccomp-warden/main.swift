@@ -9,4 +9,14 @@ let arguments = CommandLine.arguments
 if let code = FastPath.run(arguments) {
     exit(code)
 }
+// Bare `seccomp-warden` is a usage error like any other (EX_USAGE), not a help page on stdout.
+if arguments.count == 1 {
+    printErr(shortUsage)
+    exit(64)
+}
+// `-V` as `--version` (ArgumentParser knows only the long flag).
+if arguments.count == 2 && arguments[1] == "-V" {
+    print(VersionText.lines)
+    exit(0)
+}
 SeccompWarden.main()

@@ -461,14 +461,22 @@ struct ConvertTests {
         #expect(bad.status == 2, "\(bad.stderr)")
     }
 
-    @Test("convert fails with exit 2 and one line naming the file and path", arguments: [
-        (["--kernel", "six"], "--kernel"),
-        (["--arch", "z80"], "--arch"),
+    @Test("convert refuses a bad option value with one line naming it: an unknown architecture or capability is a usage error (64)",
+          arguments: [
+        (["--kernel", "six"], Int32(2), "--kernel"),
+        (["--arch", "z80"], 64, "--arch"),
+        (["--caps", "BOGUS"], 64, "CAP_BOGUS"),
+        (["--caps", "SYS_ADMIN,CAP_NET_ROOT"], 64, "CAP_NET_ROOT"),
     ])
-    func cliBadOptions(extra: [String], words: String) throws {
+    func cliBadOptions(extra: [String], status: Int32, words: String) throws {
         let r = try warden(["convert", Self.dockerDefault] + extra)
-        #expect(r.status == 2)
+        #expect(r.status == status, "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
         #expect(r.stderr.contains(words), "\(r.stderr)")
+        #expect(!r.stderr.contains("<input>"), "\(r.stderr)")
+        // Positive control: the same command with good values prints the profile.
+        let ok = try warden(["convert", Self.dockerDefault, "--kernel", "6.1", "--arch", "i686", "--caps", "sys_admin,CAP_BPF"])
+        #expect(ok.status == 0 && ok.stdout.contains("\"defaultAction\""), "\(ok.stderr)")
     }
 
     @Test("convert of a bad profile names the file and JSON path")
