@@ -45,6 +45,11 @@ struct HookTests {
         #expect(r.stderr.contains("linux.seccomp"), "\(r.stderr)")
     }
 
+    /// The audit log's lines about container `id`.
+    static func logLines(_ log: String, id: String) -> [Substring] {
+        readText(log).split(separator: "\n").filter { $0.contains("\"id\":\"\(id)\"") }
+    }
+
     func registerGate(_ bundle: String, policy: String, log: String) throws {
         let path = bundle + "/config.json"
         var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
@@ -66,8 +71,10 @@ struct HookTests {
         try registerGate(dir + "/b", policy: policy, log: log)
         let refused = try sh(helpers + "run_in \(runtime) \(dir)/b \(id)a 2>&1")
         #expect(!refused.stdout.contains("ran\n"), "\(refused.stdout)")
+        // Not "did not run" for any reason: the runtime failed, and because the gate denied this very container.
+        #expect(refused.status != 0, "\(refused.stdout)")
         if runtime == "runc" { #expect(refused.stdout.contains("falls short of the policy"), "\(refused.stdout)") }
-        #expect(readText(log).contains("\"decision\":\"denied\""))
+        #expect(Self.logLines(log, id: id + "a").contains { $0.contains("\"decision\":\"denied\"") }, "\(readText(log))")
         _ = try? sh("runc delete -f \(id)a; source \(Repo.root)/Tests/support/runtime.sh; crun_ns delete -f \(id)a")
 
         try registerGate(dir + "/b", policy: audit, log: log)
@@ -189,7 +196,10 @@ struct WrapperTests {
         try JSONSerialization.data(withJSONObject: cfg).write(to: URL(fileURLWithPath: path))
         let r = try sh("source \(Repo.root)/Tests/support/runtime.sh\nrun_in \(runtime) \(dir)/b \(id) 2>&1")
         #expect(!r.stdout.contains("survived"), "\(r.stdout)")
-        #expect(readText(dir + "/audit.log").contains(evidence), "\(readText(dir + "/audit.log"))")
+        // Positive control: the container started (poststart runs only after its process did), and
+        // poststart judged this very container by what it saw in the running process.
+        let post = HookTests.logLines(dir + "/audit.log", id: id).filter { $0.contains("\"stage\":\"poststart\"") }
+        #expect(post.contains { $0.contains(evidence) }, "\(readText(dir + "/audit.log"))")
         _ = try? sh("runc delete -f \(id) 2>/dev/null; true")
     }
 }

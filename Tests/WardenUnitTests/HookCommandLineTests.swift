@@ -90,7 +90,7 @@ struct HookCommandLineTests {
         #expect(readText(dir + "/audit.log").contains("\"decision\":\"denied\""))
     }
 
-    @Test("--policy FILE and --policy=FILE give the same decision and the same output")
+    @Test("--policy FILE and --policy=FILE give the same decision and the same output", .rootOwnedFiles)
     func bothSpellings() throws {
         let dir = try tempDir("hookline-same")
         defer { cleanup(dir) }
