@@ -13,7 +13,7 @@ struct Convert: ParsableCommand {
             Capabilities: --caps, else --bundle's process.capabilities.bounding, else Docker's defaults. \
             Architecture: --arch, else the first of --bundle's linux.seccomp.architectures, else this machine's. \
             Kernel: --kernel, else uname(2).
-            Exit: 0 printed, 2 bad input, 3 system error, 64 bad usage (an unknown --arch or capability).
+            Exit: 0 printed, 2 bad input, 3 system error, 64 bad usage (an unknown --arch or capability, a bad --kernel).
             """
     )
 
@@ -37,6 +37,9 @@ struct Convert: ParsableCommand {
         if !unknown.isEmpty {
             throw ValidationError("not a capability in --caps: \(unknown.joined(separator: ", ")) (linux/capability.h names, e.g. CAP_SYS_ADMIN or SYS_ADMIN)")
         }
+        if let kernel, KernelVersion(release: kernel) == nil {
+            throw ValidationError("\"\(kernel)\" is not a kernel version X.Y (--kernel)")
+        }
     }
 
     func run() throws {
@@ -47,12 +50,7 @@ struct Convert: ParsableCommand {
             }
             if let caps { context.capabilities = Self.capabilities(caps) }
             if let arch { context.arch = arch }
-            if let kernel {
-                guard let k = KernelVersion(release: kernel) else {
-                    throw WardenError.input("\"\(kernel)\" is not a kernel version X.Y (--kernel)")
-                }
-                context.kernel = k
-            }
+            if let kernel, let k = KernelVersion(release: kernel) { context.kernel = k }  // checked in validate()
             let converted = try loadProfile(file: profile, context: context)
             try FileIO.writeAll(fd: 1, converted.json.serialized(.indented), name: "<stdout>")
         }

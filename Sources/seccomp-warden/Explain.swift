@@ -12,7 +12,7 @@ struct Explain: ParsableCommand {
             explain --pid PID --syscall NAME [--arch A] [--args ...]    the filters loaded in the process (read with ptrace).
             The action is the compiled BPF run in the emulator over seccomp_data, as the kernel would;
             a last line says, by the proof, whether every call (any arguments, any instruction pointer) is denied.
-            Exit: 0 explained, 2 error, 64 bad usage (an unknown --arch).
+            Exit: 0 explained, 2 error, 64 bad usage (an unknown --arch, a bad --args value).
             """
     )
 
@@ -25,6 +25,8 @@ struct Explain: ParsableCommand {
 
     func validate() throws {
         if (path == nil) == (pid == nil) { throw ValidationError("give exactly one of PATH or --pid PID") }
+        // A bad value on the command line is a usage error (64), like an unknown --arch.
+        do { _ = try parseArgs() } catch { throw ValidationError(error.message) }
     }
 
     func run() throws {

@@ -437,7 +437,7 @@ struct ConvertTests {
 
     @Test("convert refuses a bad option value with one line naming it: an unknown architecture or capability is a usage error (64)",
           arguments: [
-        (["--kernel", "six"], Int32(2), "--kernel"),
+        (["--kernel", "six"], Int32(64), "--kernel"),
         (["--arch", "z80"], 64, "--arch"),
         (["--caps", "BOGUS"], 64, "CAP_BOGUS"),
         (["--caps", "SYS_ADMIN,CAP_NET_ROOT"], 64, "CAP_NET_ROOT"),
