@@ -20,7 +20,16 @@ func runReportingErrors(json: Bool = false, _ body: () throws -> Void) throws {
 
 func reportError(_ e: WardenError, json: Bool, command: String? = nil, exit: Int32? = nil) {
     printErr("seccomp-warden\(command.map { " " + $0 } ?? ""): \(e)")
-    if json { try? FileIO.writeAll(fd: 1, e.json(schema: jsonSchema, exit: exit).serialized(.indented), name: "<stdout>") }
+    if json { reportJSON(e.json(schema: jsonSchema, exit: exit)) }
+}
+
+/// A usage error (64) under `--json`: the same object as any error, with no file or path.
+func usageErrorJSON(_ message: String, exit: Int32) {
+    reportJSON(WardenError(.input, message).json(schema: jsonSchema, exit: exit))
+}
+
+private func reportJSON(_ json: JSON) {
+    try? FileIO.writeAll(fd: 1, json.serialized(.indented), name: "<stdout>")
 }
 
 /// `--arch` of every command: one table (`SeccompArch(spelling:)`); anything else is a usage error (64).

@@ -19,4 +19,15 @@ if arguments.count == 2 && arguments[1] == "-V" {
     print(VersionText.lines)
     exit(0)
 }
-SeccompWarden.main()
+// As SeccompWarden.main(), but a usage error under `--json` is JSON on stdout too, like every other error.
+do {
+    var command = try SeccompWarden.parseAsRoot()
+    try command.run()
+} catch {
+    let code = SeccompWarden.exitCode(for: error)
+    if code.rawValue == 64 && (arguments.contains("--json") || arguments.contains("--format=json")
+                               || zip(arguments, arguments.dropFirst()).contains { $0 == ("--format", "json") }) {
+        usageErrorJSON(SeccompWarden.message(for: error), exit: code.rawValue)
+    }
+    SeccompWarden.exit(withError: error)
+}

@@ -103,6 +103,21 @@ struct ConventionTests {
         #expect(plain.status == 2 && plain.stdout.isEmpty)
     }
 
+    @Test("a usage error under --json: JSON on stdout with exit 64, the usage on stderr", arguments: [
+        ["check", "--json"], ["check", "--json", "--bogus", "x"], ["verify", "--json"], ["verify", "--format", "json", "--all", "--pid", "1"],
+    ])
+    func usageErrorJSON(args: [String]) throws {
+        let r = try warden(args)
+        #expect(r.status == 64)
+        let e = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        #expect(e["schema"] as? Int == 1 && e["exit"] as? Int == 64, "\(e)")
+        #expect(((e["error"] as? [String: Any])?["message"] as? String)?.isEmpty == false, "\(e)")
+        #expect(r.stderr.contains("Usage: seccomp-warden"), "\(r.stderr)")
+        // Without --json, stdout stays empty.
+        let plain = try warden(args.filter { $0 != "--json" && $0 != "--format" && $0 != "json" })
+        #expect(plain.status == 64 && plain.stdout.isEmpty, "\(plain.stdout)")
+    }
+
     @Test("errors name the file, <stdin> or nothing: never a made-up <input>", arguments: [
         ["convert", "/nonexistent/p.json"],
         ["convert", "Tests/Fixtures/docker-default.json", "--kernel", "six"],
