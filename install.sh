@@ -34,7 +34,7 @@ MAN_PAGE="$DESTDIR$PREFIX/share/man/man1/seccomp-warden.1"
 # Kept by --uninstall: the site's policy and the audit log (the policy's auditLog may name another file).
 LOGS="$DESTDIR/var/log/seccomp-warden"
 
-usage() { sed -n '2,/^# Idempotent/{s/^# \{0,1\}//;p}' "$0"; }
+usage() { sed -n '2,/^# Idempotent/{s/^# \{0,1\}//;p}' "$(basename "$0")"; }  # we are in its folder
 mode=install
 if [ $# -gt 1 ]; then
     echo "install.sh: one argument at most, not $#" >&2; usage >&2; exit 64
