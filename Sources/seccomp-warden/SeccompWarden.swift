@@ -12,7 +12,7 @@ struct SeccompWarden: ParsableCommand {
             else the built-in baseline.
             """,
         version: WardenVersion.string,
-        subcommands: [Apply.self, Check.self, PolicyCommand.self, HookCommand.self, Register.self, Verify.self, Explain.self, Convert.self]
+        subcommands: [Apply.self, Check.self, PolicyCommand.self, HookCommand.self, Register.self, Verify.self, Explain.self, Convert.self, Report.self]
     )
 }
 
