@@ -63,6 +63,7 @@ static const char *errname(int e) {
 int main(int argc, char **argv) {
     if (argc > 3 && !strcmp(argv[1], "hold")) {
         for (int i = 3; i < argc; i++) { char *one[] = {argv[0], argv[i], NULL}; main(2, one); }
+        fflush(stdout);
         sleep((unsigned)atoi(argv[2]));
         return 0;
     }
