@@ -81,7 +81,7 @@ extension Policy {
         if let i = root["inject"] {
             if let s = i.string {
                 if s != "builtin" {
-                    let doc = try files.document(s, role: "inject")
+                    let doc = try Self.included(files, s, field: i.path, role: "inject")
                     do { (injectOverride, injectSource) = try Self.readInject(doc.root) } catch { throw error.inFile(s) }
                 }
             } else {
@@ -111,7 +111,7 @@ extension Policy {
                     continue
                 }
                 if let file = item.string {
-                    let doc = try files.document(file, role: item.path.description)
+                    let doc = try Self.included(files, file, field: item.path, role: item.path.description)
                     do {
                         let converted = try loadProfile(node: doc.root, context: .dockerDefault)
                         let docker = DockerProfile.isDockerFormat(doc.root)
@@ -189,6 +189,20 @@ extension Policy {
         (trustedEngine, trustedAnnotations, exemptions) = try Self.readExemptions(root)
         auditLog = try root["auditLog"].map { n throws(WardenError) in try n.expectString(nonEmpty: true) }
         try validate(root: root)
+    }
+
+    /// A file the policy names, read as the policy is: a file that cannot be read is reported at the
+    /// policy's field that names it (`deny[2]: the file it names, /etc/…/x.json: cannot open: …`).
+    static func included(_ files: PolicyFileReader, _ name: String, field: JSONPath, role: String) throws(WardenError) -> JSONDocument {
+        let bytes: [UInt8]
+        do { bytes = try files.read(name, role: role) } catch {
+            var e = error
+            e.message = "the file it names, \(e.file ?? name): \(e.message)"
+            e.file = nil
+            e.path = field
+            throw e
+        }
+        return try JSONDocument(bytes: bytes, name: name)
     }
 
     /// A capability of the built-in baseline by name.
