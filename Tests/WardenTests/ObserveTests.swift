@@ -201,3 +201,64 @@ struct ObserveApplyTests {
         if mode == "audit" { #expect(Data(r.stdout.utf8) == input) } else { #expect(r.stdout.contains("SCMP_ACT_LOG")) }
     }
 }
+
+/// `policy check` and `policy diff`: what a policy author reads. Each row: the policy (or two), the
+/// exit code, and a line that must be in the output (stdout or stderr).
+@Suite("Policy authoring messages")
+struct PolicyAuthoringTests {
+    static let checks: [(policy: String, status: Int32, says: String)] = [
+        // The user's index, not the one after "builtin" expanded into many rules.
+        (#"{"deny": ["builtin", {"names": ["keyctl", "nosuchcall"], "action": "SCMP_ACT_ERRNO"}]}"#, 2,
+         #"policy.json: deny[1].names[1]: unknown syscall "nosuchcall""#),
+        (#"{"deny": ["builtin", {"names": ["keyctl"], "action": "SCMP_ACT_KILL"}]}"#, 2,
+         "policy.json: deny[1]: contradictory rules: keyctl is denied with SCMP_ACT_ERRNO(1) and with SCMP_ACT_KILL"),
+        (#"{"deny": ["builtin", {"names": ["nosuchcall"], "action": "log"}]}"#, 2, #"policy.json: deny[1].names[0]: unknown syscall"#),
+        (#"{"deny": ["builtin", "missing.json"]}"#, 2, "policy.json: deny[1]: the file it names, "),
+        (#"{"inject": "missing.json"}"#, 2, "policy.json: inject: the file it names, "),
+        (#"{"deny": [{"capability": "keyrings", "action": "deny"}]}"#, 2, #"policy.json: deny[0].action: a capability entry's action must be "log""#),
+        (#"{"deny": [{"capability": "nosuch"}]}"#, 2, #"policy.json: deny[0].capability: unknown capability "nosuch""#),
+        (#"{"deny": [{"names": ["keyctl"], "action": "SCMP_ACT_ALLOW"}]}"#, 2, #"or "log" to log it, not SCMP_ACT_ALLOW"#),
+        (#"{"mode": "watch"}"#, 2, "policy.json: mode:"),
+        // Warnings: a policy that leaves out the baseline, logs, or observes.
+        (#"{"deny": ["capability:keyrings"]}"#, 0, "warning: deny leaves out the built-in baseline's namespaces, modules,"),
+        (#"{"deny": ["builtin", "capability:keyrings"]}"#, 0, "denied: namespaces, modules, keyrings"),
+        (#"{"deny": ["builtin", {"capability": "keyrings", "action": "log"}]}"#, 0, #"warning: logged, not denied ("action": "log"): keyrings"#),
+        (#"{"mode": "observe"}"#, 0, "valid, mode observe (the baseline's routes logged, not denied; nothing stopped)"),
+        (#"{"mode": "audit"}"#, 0, "warning: mode audit: no container's profile is changed and none is refused"),
+        (#"{}"#, 0, "exemptions: none"),
+    ]
+
+    @Test("policy check", arguments: checks.indices)
+    func check(row: Int) throws {
+        let (text, status, says) = Self.checks[row]
+        let dir = try tempDir("observe-check")
+        defer { cleanup(dir) }
+        try text.write(toFile: dir + "/policy.json", atomically: false, encoding: .utf8)
+        let r = try run(Repo.binary, ["policy", "check", "policy.json"], cwd: dir)
+        #expect(r.status == status, "\(text): \(r.stdout) \(r.stderr)")
+        #expect((r.stdout + r.stderr).contains(says), "\(text): \(r.stdout) \(r.stderr)")
+        if status == 2 { #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)") }
+    }
+
+    static let diffs: [(old: String, new: String, status: Int32, says: [String])] = [
+        (#"{}"#, #"{"deny": ["builtin"]}"#, 0, ["the same routes, mode and exemptions"]),
+        (#"{}"#, #"{"mode": "observe"}"#, 1, ["mode: enforce -> observe", "~ keyctl: SCMP_ACT_ERRNO(1) -> SCMP_ACT_LOG"]),
+        (#"{}"#, #"{"deny": ["builtin", {"capability": "keyrings", "action": "log"}]}"#, 1, ["~ add_key: SCMP_ACT_ERRNO(1) -> SCMP_ACT_LOG"]),
+        (#"{"deny": ["builtin"]}"#, #"{"deny": ["capability:keyrings", {"names": ["chroot"], "action": "SCMP_ACT_ERRNO"}]}"#, 1,
+         ["- unshare => SCMP_ACT_ERRNO(1) (no longer in deny)", "+ chroot => SCMP_ACT_ERRNO(1)"]),
+        (#"{}"#, #"{"trustedEngine": "containerd-cri", "exemptions": [{"namespace": "kube-system", "reason": "CNI"}]}"#, 1,
+         ["trustedEngine: none -> containerd-cri", "+ exemptions[0]: namespace kube-system: CNI"]),
+    ]
+
+    @Test("policy diff", arguments: diffs.indices)
+    func diff(row: Int) throws {
+        let (old, new, status, says) = Self.diffs[row]
+        let dir = try tempDir("observe-diff")
+        defer { cleanup(dir) }
+        try old.write(toFile: dir + "/old.json", atomically: false, encoding: .utf8)
+        try new.write(toFile: dir + "/new.json", atomically: false, encoding: .utf8)
+        let r = try run(Repo.binary, ["policy", "diff", "old.json", "new.json"], cwd: dir)
+        #expect(r.status == status, "\(r.stdout) \(r.stderr)")
+        for line in says { #expect(r.stdout.contains(line), "\(line): \(r.stdout)") }
+    }
+}
