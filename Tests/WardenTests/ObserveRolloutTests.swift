@@ -86,7 +86,33 @@ struct ObserveRolloutTests {
         #expect(prom.stdout.contains("seccomp_warden_would_deny_total{container=\"\(tag)-busy\",namespace=\"team-a\",pod=\"web-1\",syscall=\"keyctl\",arch=\"x86_64\"} 1"),
                 "\(prom.stdout)")
 
-        // 2. Enforce: a new container from the same bundle, with the policy switched.
+        // 3. Exempt: the pod that needs them, by the namespace its engine writes; reviewed with policy diff.
+        try #"{"mode": "enforce", "trustedEngine": "containerd-cri", "exemptions": [{"namespace": "team-a", "reason": "needs keyrings (ticket 42)"}]}"#
+            .write(toFile: dir + "/exempt.json", atomically: false, encoding: .utf8)
+        let diff = try warden(["policy", "diff", dir + "/observe.json", dir + "/exempt.json"])
+        #expect(diff.status == 1 && diff.stdout.contains("mode: observe -> enforce")
+                && diff.stdout.contains("+ exemptions[0]: namespace team-a: needs keyrings (ticket 42)"), "\(diff.stdout) \(diff.stderr)")
+        _ = try shell("runc delete -f \(tag)-busy >/dev/null 2>&1; runc delete -f \(tag)-quiet >/dev/null 2>&1; rm -rf \(dir)/busy \(dir)/other")
+        try bundle(dir + "/busy", "/bin/probe hold 0 " + Self.calls.joined(separator: " "),
+                   annotations: ["io.kubernetes.cri.sandbox-namespace": "team-a", "io.kubernetes.cri.sandbox-name": "web-1"])
+        try bundle(dir + "/other", "/bin/probe hold 0 " + Self.calls.joined(separator: " "),
+                   annotations: ["io.kubernetes.cri.sandbox-namespace": "team-b", "io.kubernetes.cri.sandbox-name": "web-2"])
+        let exempt = try warden(["apply", "--policy", dir + "/exempt.json", dir + "/busy"])
+        #expect(exempt.status == 0 && exempt.stdout.contains("exempt"), "\(exempt.stdout) \(exempt.stderr)")
+        let other = try warden(["apply", "--policy", dir + "/exempt.json", dir + "/other"])
+        #expect(other.status == 0 && other.stdout.contains("injected"), "\(other.stdout) \(other.stderr)")
+        let ran = try shell("""
+            cd \(dir)/busy && runc run \(tag)-busy </dev/null; echo ---
+            cd \(dir)/other && runc run \(tag)-other </dev/null; echo alive
+            """)
+        let halves = ran.stdout.components(separatedBy: "---")
+        #expect(halves.count == 2 && ran.stdout.contains("alive"), "\(ran.stdout) \(ran.stderr)")
+        for call in Self.calls {
+            #expect(halves.first?.contains("\(call) ok") == true, "exempt pod: \(call): \(ran.stdout)")
+            #expect(halves.last?.contains("\(call) errno=1 EPERM") == true, "other pod: \(call): \(ran.stdout)")
+        }
+
+        // 4. Enforce for everyone: a new container from the same bundle, with the policy switched.
         _ = try shell("runc delete -f \(tag)-busy >/dev/null 2>&1; rm -rf \(dir)/busy")
         try bundle(dir + "/busy", "/bin/probe hold 0 " + Self.calls.joined(separator: " "))
         let a = try warden(["apply", "--policy", dir + "/enforce.json", dir + "/busy"])
