@@ -64,7 +64,8 @@ struct PolicyCommand: ParsableCommand {
                 let p = try Policy.load(explicit: file ?? policyOptions.policy)
                 // Compile what the policy would inject, to catch what libseccomp itself refuses.
                 _ = try Compiler.compile(try Tighten.tighten(nil, policy: p).profile)
-                print("\(p.source): valid, mode \(p.mode.rawValue) (\(Self.modeMeaning(p.mode))), digest \(p.digest)")
+                print("\(p.source): valid (mode \(p.mode.rawValue), \(Set(p.deny.flatMap(\.names)).count) syscalls with deny rules, digest \(p.digest))")
+                print("  mode \(p.mode.rawValue): \(Self.modeMeaning(p.mode))")
                 // The capabilities of the built-in baseline the deny rules hold: denied, logged, or partly.
                 var denied = [String](), logged = [String](), partly = [String]()
                 for c in p.coverage where c.held > 0 {
@@ -78,9 +79,17 @@ struct PolicyCommand: ParsableCommand {
                 let site = Set(p.deny.flatMap(\.names)).subtracting(Builtin.routes.map(\.syscall))
                 if !site.isEmpty { print("  site rules beyond the baseline: \(site.sorted().joined(separator: ", "))") }
                 if !p.denySources.isEmpty { print("  deny files in Docker format, converted per container: \(p.denySources.count)") }
-                print("  exemptions: \(p.exemptions.isEmpty ? "none" : "\(p.exemptions.count)")")
+                if p.exemptions.isEmpty { print("  exemptions: none") }
                 // Every file that contributed, as read (root's, checked on the descriptor read), with its digest.
                 for f in p.files { print("  \(f.role): \(f.path) (digest \(f.digest))") }
+                for arch in p.architectures ?? [] {
+                    let missing = p.unresolved(on: arch)
+                    if !missing.isEmpty { print("  note: not syscalls on \(arch.rawValue) (skipped there): \(missing.joined(separator: ", "))") }
+                }
+                if let engine = p.trustedEngine {
+                    print("  trusted engine: \(engine.rawValue) (namespace from \(engine.namespaceKey), image from \(engine.imageKey))")
+                }
+                for e in p.exemptions { print("  \(e.summary)") }
                 for w in p.baselineWarnings + p.exemptionWarnings { printErr("seccomp-warden: warning: \(w)") }
             }
         }

@@ -223,7 +223,7 @@ struct PolicyAuthoringTests {
         (#"{"deny": ["capability:keyrings"]}"#, 0, "warning: deny leaves out the built-in baseline's namespaces, modules,"),
         (#"{"deny": ["builtin", "capability:keyrings"]}"#, 0, "denied: namespaces, modules, keyrings"),
         (#"{"deny": ["builtin", {"capability": "keyrings", "action": "log"}]}"#, 0, #"warning: logged, not denied ("action": "log"): keyrings"#),
-        (#"{"mode": "observe"}"#, 0, "valid, mode observe (the baseline's routes logged, not denied; nothing stopped)"),
+        (#"{"mode": "observe"}"#, 0, "mode observe: the baseline's routes logged, not denied; nothing stopped"),
         (#"{"mode": "audit"}"#, 0, "warning: mode audit: no container's profile is changed and none is refused"),
         (#"{}"#, 0, "exemptions: none"),
     ]
