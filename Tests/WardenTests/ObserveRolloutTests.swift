@@ -1,10 +1,10 @@
 import Foundation
 import Testing
 
-/// The rollout the README's "Rolling out" section describes, with real runc containers and the kernel's
+/// The rollout the README's "Rolling out" section describes, with real runc and crun containers and the kernel's
 /// own records: observe (the calls succeed, the kernel logs them), report (names exactly those calls for
 /// that container, with its pod and namespace), enforce (the same calls fail with EPERM).
-@Suite("Rolling out: observe, report, enforce (runc)", .serialized)
+@Suite("Rolling out: observe, report, exempt, enforce (runc, crun)", .serialized)
 struct ObserveRolloutTests {
     static let calls = ["keyctl", "unshare", "io_uring_setup"]
 
@@ -22,8 +22,18 @@ struct ObserveRolloutTests {
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
     }
 
-    func report(_ dir: String) throws -> (groups: [[String: Any]], json: [String: Any], raw: Result) {
-        let r = try warden(["report", "--since", "5m", "--json", "--root", "/run/runc"])
+    static func root(_ runtime: String) -> String { runtime == "runc" ? "/run/runc" : "/run/crun" }
+
+    /// The runtime's command in the shell helpers (crun in its cgroup2 mount namespace).
+    static func cli(_ runtime: String) -> String { runtime == "runc" ? "runc" : "crun_ns --cgroup-manager=disabled" }
+
+    func delete(_ runtime: String, _ ids: [String]) throws {
+        let crun = runtime == "crun" ? "crun_ns" : "runc"
+        _ = try shell(ids.map { "\(crun) delete -f \($0) >/dev/null 2>&1" }.joined(separator: "; ") + "; true")
+    }
+
+    func report(_ runtime: String) throws -> (groups: [[String: Any]], json: [String: Any], raw: Result) {
+        let r = try warden(["report", "--since", "5m", "--json", "--root", Self.root(runtime)])
         #expect(r.status == 0, "\(r.stderr)")
         let json = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         return (json["groups"] as? [[String: Any]] ?? [], json, r)
@@ -34,21 +44,25 @@ struct ObserveRolloutTests {
         return ((g["syscalls"] as? [[String: Any]]) ?? []).map { "\($0["syscall"] ?? "?")" }.sorted()
     }
 
-    @Test("observe: the calls succeed and report names exactly them for that pod; a quiet container has no entry; enforce: EPERM")
-    func rollout() throws {
+    @Test("observe: the calls succeed and report names exactly them for that pod; a quiet container has no entry; exempt; enforce: EPERM",
+          arguments: ["runc", "crun"])
+    func rollout(runtime: String) throws {
+        let rt = Self.cli(runtime)
         let dir = try tempDir("observe-rollout")
         defer { cleanup(dir) }
-        let tag = "observe-\(getpid())"
+        let tag = "observe-\(runtime)-\(getpid())"
         try #"{"mode": "observe"}"#.write(toFile: dir + "/observe.json", atomically: false, encoding: .utf8)
         try #"{"mode": "enforce"}"#.write(toFile: dir + "/enforce.json", atomically: false, encoding: .utf8)
-        defer { _ = try? shell("runc delete -f \(tag)-busy >/dev/null 2>&1; runc delete -f \(tag)-quiet >/dev/null 2>&1") }
+        let ids = ["busy", "quiet", "other"].map { "\(tag)-\($0)" }
+        defer { try? delete(runtime, ids) }
 
         // 1. Observe. The kernel rate-limits its log under load (other tests' records): a run whose
         // records were suppressed is run again, at most three times, and says so if it never gets through.
         var groups = [[String: Any]]()
         var attempts = [String]()
         for attempt in 1...3 {
-            _ = try shell("runc delete -f \(tag)-busy >/dev/null 2>&1; runc delete -f \(tag)-quiet >/dev/null 2>&1; rm -rf \(dir)/busy \(dir)/quiet")
+            try delete(runtime, ids)
+            _ = try shell("rm -rf \(dir)/busy \(dir)/quiet")
             try bundle(dir + "/busy", "/bin/probe hold 60 " + Self.calls.joined(separator: " "),
                        annotations: ["io.kubernetes.cri.sandbox-namespace": "team-a", "io.kubernetes.cri.sandbox-name": "web-1",
                                      "io.kubernetes.cri.container-name": "app"])
@@ -58,7 +72,7 @@ struct ObserveRolloutTests {
                 #expect(a.status == 0, "\(a.stdout) \(a.stderr)")
             }
             let run = try shell("""
-                for b in busy quiet; do (cd \(dir)/$b && runc run -d \(tag)-$b </dev/null >\(dir)/$b.out 2>&1) || exit 1; done
+                for b in busy quiet; do (cd \(dir)/$b && \(rt) run -d \(tag)-$b </dev/null >\(dir)/$b.out 2>&1) || exit 1; done
                 for i in $(seq 50); do grep -q io_uring_setup \(dir)/busy.out && grep -q Seccomp: \(dir)/quiet.out && break; sleep 0.1; done
                 cat \(dir)/busy.out; echo ---; cat \(dir)/quiet.out
                 """)
@@ -66,7 +80,7 @@ struct ObserveRolloutTests {
             // The calls reached the kernel as without us: no EPERM from the filter.
             for call in Self.calls { #expect(run.stdout.contains("\(call) ok"), "\(call): \(run.stdout)") }
             #expect(run.stdout.contains("Seccomp:\t2"), "the quiet container runs filtered: \(run.stdout)")
-            let (g, json, raw) = try report(dir)
+            let (g, json, raw) = try report(runtime)
             groups = g
             if syscalls(g, container: "\(tag)-busy") == Self.calls.sorted() { break }
             let suppressed = (json["suppressed"] as? [String: Any])?["lines"] as? Int ?? 0
@@ -80,9 +94,9 @@ struct ObserveRolloutTests {
         #expect(syscalls(groups, container: "\(tag)-quiet") == nil, "the quiet container has no entry")
 
         // The same in the table and the Prometheus counter.
-        let table = try warden(["report", "--since", "5m", "--root", "/run/runc"])
-        #expect(table.stdout.contains("container \(tag)-busy (/run/runc) namespace team-a pod web-1"), "\(table.stdout)")
-        let prom = try warden(["report", "--since", "5m", "--root", "/run/runc", "--format", "prometheus"])
+        let table = try warden(["report", "--since", "5m", "--root", Self.root(runtime)])
+        #expect(table.stdout.contains("container \(tag)-busy (\(Self.root(runtime))) namespace team-a pod web-1"), "\(table.stdout)")
+        let prom = try warden(["report", "--since", "5m", "--root", Self.root(runtime), "--format", "prometheus"])
         #expect(prom.stdout.contains("seccomp_warden_would_deny_total{container=\"\(tag)-busy\",namespace=\"team-a\",pod=\"web-1\",syscall=\"keyctl\",arch=\"x86_64\"} 1"),
                 "\(prom.stdout)")
 
@@ -92,7 +106,8 @@ struct ObserveRolloutTests {
         let diff = try warden(["policy", "diff", dir + "/observe.json", dir + "/exempt.json"])
         #expect(diff.status == 1 && diff.stdout.contains("mode: observe -> enforce")
                 && diff.stdout.contains("+ exemptions[0]: namespace team-a: needs keyrings (ticket 42)"), "\(diff.stdout) \(diff.stderr)")
-        _ = try shell("runc delete -f \(tag)-busy >/dev/null 2>&1; runc delete -f \(tag)-quiet >/dev/null 2>&1; rm -rf \(dir)/busy \(dir)/other")
+        try delete(runtime, ids)
+        _ = try shell("rm -rf \(dir)/busy \(dir)/other")
         try bundle(dir + "/busy", "/bin/probe hold 0 " + Self.calls.joined(separator: " "),
                    annotations: ["io.kubernetes.cri.sandbox-namespace": "team-a", "io.kubernetes.cri.sandbox-name": "web-1"])
         try bundle(dir + "/other", "/bin/probe hold 0 " + Self.calls.joined(separator: " "),
@@ -102,8 +117,8 @@ struct ObserveRolloutTests {
         let other = try warden(["apply", "--policy", dir + "/exempt.json", dir + "/other"])
         #expect(other.status == 0 && other.stdout.contains("injected"), "\(other.stdout) \(other.stderr)")
         let ran = try shell("""
-            cd \(dir)/busy && runc run \(tag)-busy </dev/null; echo ---
-            cd \(dir)/other && runc run \(tag)-other </dev/null; echo alive
+            cd \(dir)/busy && \(rt) run \(tag)-busy </dev/null; echo ---
+            cd \(dir)/other && \(rt) run \(tag)-other </dev/null; echo alive
             """)
         let halves = ran.stdout.components(separatedBy: "---")
         #expect(halves.count == 2 && ran.stdout.contains("alive"), "\(ran.stdout) \(ran.stderr)")
@@ -113,11 +128,12 @@ struct ObserveRolloutTests {
         }
 
         // 4. Enforce for everyone: a new container from the same bundle, with the policy switched.
-        _ = try shell("runc delete -f \(tag)-busy >/dev/null 2>&1; rm -rf \(dir)/busy")
+        try delete(runtime, ids)
+        _ = try shell("rm -rf \(dir)/busy")
         try bundle(dir + "/busy", "/bin/probe hold 0 " + Self.calls.joined(separator: " "))
         let a = try warden(["apply", "--policy", dir + "/enforce.json", dir + "/busy"])
         #expect(a.status == 0, "\(a.stderr)")
-        let enforced = try shell("cd \(dir)/busy && runc run \(tag)-busy </dev/null; echo alive")
+        let enforced = try shell("cd \(dir)/busy && \(rt) run \(tag)-busy </dev/null; echo alive")
         #expect(enforced.stdout.contains("alive"))
         for call in Self.calls { #expect(enforced.stdout.contains("\(call) errno=1 EPERM"), "\(call): \(enforced.stdout)") }
     }
