@@ -190,6 +190,29 @@ struct ObserveApplyTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/b/config.json")) == original)
     }
 
+    @Test("the wrapper follows the mode: audit leaves config.json as it was, observe writes LOG rules; a refused profile runs", arguments: ["audit", "observe"])
+    func wrapper(mode: String) throws {
+        let dir = try tempDir("observe-wrapper")
+        defer { cleanup(dir) }
+        try write(#"{"mode": "\#(mode)", "auditLog": "\#(dir)/audit.log"}"#, dir + "/policy.json")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/seccomp-warden-runc", withDestinationPath: Repo.binary)
+        for sample in ["weak-allow", "notify"] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + sample, withIntermediateDirectories: true)
+            let original = try Data(contentsOf: URL(fileURLWithPath: Repo.sample(sample) + "/config.json"))
+            try original.write(to: URL(fileURLWithPath: dir + "/\(sample)/config.json"))
+            let env = ["SECCOMP_WARDEN_RUNTIME": "/bin/true", "SECCOMP_WARDEN_POLICY": dir + "/policy.json"]
+            let r = try run(dir + "/seccomp-warden-runc", ["create", "--bundle", dir + "/" + sample, "observe-wrapper-\(mode)"], env: env)
+            #expect(r.status == 0, "\(sample): \(r.stderr)")
+            let after = try Data(contentsOf: URL(fileURLWithPath: dir + "/\(sample)/config.json"))
+            if mode == "observe" && sample == "weak-allow" {
+                #expect(String(decoding: after, as: UTF8.self).contains("SCMP_ACT_LOG"))
+            } else {
+                #expect(after == original, "\(sample) under \(mode)")
+            }
+        }
+        #expect(readText(dir + "/audit.log").contains("\"decision\":\"audit-only\""))
+    }
+
     @Test("precreate follows the mode: audit returns the config unchanged, observe with LOG rules", arguments: ["audit", "observe"])
     func precreate(mode: String) throws {
         let dir = try tempDir("observe-precreate")
