@@ -137,4 +137,30 @@ struct ObserveRolloutTests {
         #expect(enforced.stdout.contains("alive"))
         for call in Self.calls { #expect(enforced.stdout.contains("\(call) errno=1 EPERM"), "\(call): \(enforced.stdout)") }
     }
+
+    @Test("the gate and poststart under observe: LOG rules hold (the loaded filter is proved \"denied or logged\"), a container without them runs, logged audit-only")
+    func hooks() throws {
+        let dir = try tempDir("observe-hooks")
+        defer { cleanup(dir) }
+        let tag = "observe-hooks-\(getpid())"
+        try #"{"mode": "observe", "auditLog": "\#(dir)/audit.log"}"#.write(toFile: dir + "/observe.json", atomically: false, encoding: .utf8)
+        defer { try? delete("runc", [tag + "-logged", tag + "-bare"]) }
+        for name in ["logged", "bare"] {
+            try bundle(dir + "/" + name, "/bin/probe hold 0 keyctl")
+            if name == "logged" { #expect(try warden(["apply", "--policy", dir + "/observe.json", dir + "/" + name]).status == 0) }
+            let reg = try warden(["register", dir + "/" + name, "--policy", dir + "/observe.json"])
+            #expect(reg.status == 0, "\(reg.stderr)")
+            let r = try shell("cd \(dir)/\(name) && runc run \(tag)-\(name) </dev/null")
+            #expect(r.status == 0 && r.stdout.contains("keyctl ok"), "\(name): \(r.stdout) \(r.stderr)")
+        }
+        let log = readText(dir + "/audit.log").split(separator: "\n").map(String.init)
+        func decision(_ id: String, _ stage: String) -> String? {
+            log.first { $0.contains("\"id\":\"\(id)\"") && $0.contains("\"stage\":\"\(stage)\"") }
+                .flatMap { $0.components(separatedBy: "\"decision\":\"").dropFirst().first?.components(separatedBy: "\"").first }
+        }
+        #expect(decision(tag + "-logged", "createRuntime") == "compliant", "\(log)")
+        #expect(decision(tag + "-logged", "poststart") == "compliant", "\(log)")
+        #expect(decision(tag + "-bare", "createRuntime") == "audit-only", "\(log)")
+        #expect(decision(tag + "-bare", "poststart") == "audit-only", "\(log)")
+    }
 }
