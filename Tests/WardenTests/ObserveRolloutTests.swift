@@ -4,7 +4,7 @@ import Testing
 /// The rollout the README's "Rolling out" section describes, with real runc and crun containers and the kernel's
 /// own records: observe (the calls succeed, the kernel logs them), report (names exactly those calls for
 /// that container, with its pod and namespace), enforce (the same calls fail with EPERM).
-@Suite("Rolling out: observe, report, exempt, enforce (runc, crun)", .serialized)
+@Suite("Rolling out: observe, report, exempt, enforce (runc, crun, podman)", .serialized)
 struct ObserveRolloutTests {
     static let calls = ["keyctl", "unshare", "io_uring_setup"]
 
@@ -162,5 +162,32 @@ struct ObserveRolloutTests {
         #expect(decision(tag + "-logged", "poststart") == "compliant", "\(log)")
         #expect(decision(tag + "-bare", "createRuntime") == "audit-only", "\(log)")
         #expect(decision(tag + "-bare", "poststart") == "audit-only", "\(log)")
+    }
+
+    @Test("podman (runc) under observe: unconfined, all three are logged for the container; podman's default profile keeps its own ENOSYS for io_uring_setup")
+    func podman() throws {
+        let pods = PodmanTests()
+        let env = try pods.setUp(policy: #"{"mode": "observe"}"#)
+        defer { pods.tearDown(env) }
+        let tag = "observe-pod-\(getpid())"
+        let base = "podman \(env.flags) --hooks-dir \(env.dir)/hooks --runtime runc run -d --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --annotation io.kubernetes.cri.sandbox-namespace=team-p"
+        var ids = [String: String]()
+        for (name, options) in [("unconfined", "--security-opt seccomp=unconfined"), ("default", "")] {
+            let r = try sh("\(base) --name \(tag)-\(name) \(options) localhost/busybox /bin/probe hold 60 keyctl unshare io_uring_setup")
+            #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+            ids[name] = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let out = try sh("""
+            for i in $(seq 50); do podman \(env.flags) logs \(tag)-default 2>&1 | grep -q io_uring_setup && break; sleep 0.1; done
+            podman \(env.flags) logs \(tag)-unconfined; echo ---; podman \(env.flags) logs \(tag)-default
+            """)
+        for call in Self.calls { #expect(out.stdout.components(separatedBy: "---").first?.contains("\(call) ok") == true, "\(out.stdout)") }
+        #expect(out.stdout.contains("io_uring_setup errno=38 ENOSYS"), "podman's own profile answers ENOSYS: \(out.stdout)")
+        let r = try warden(["report", "--since", "5m", "--json", "--root", "/run/runc"])
+        let json = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        let groups = json["groups"] as? [[String: Any]] ?? []
+        #expect(syscalls(groups, container: ids["unconfined"] ?? "?") == Self.calls.sorted(), "\(r.stdout)")
+        #expect(syscalls(groups, container: ids["default"] ?? "?") == ["keyctl", "unshare"], "\(r.stdout)")
+        #expect(groups.first { $0["container"] as? String == ids["unconfined"] }?["namespace"] as? String == "team-p")
     }
 }
