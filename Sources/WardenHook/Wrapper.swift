@@ -108,7 +108,7 @@ public enum Wrapper {
     }
 
     /// A command line the wrapper cannot read as the runtime would: the container does not start
-    /// (in audit mode it is logged and the runtime runs unchanged, as with a config it cannot read).
+    /// (in audit and observe mode it is logged and the runtime runs unchanged, as with a config it cannot read).
     static func refuseArguments(_ reason: String, _ inv: RuntimeCLI.Invocation, runtime: String) -> String? {
         let policy = try? Policy.load()
         let message = "cannot read the command line as \(runtime) would, so cannot tell which config.json it reads: \(reason)"
