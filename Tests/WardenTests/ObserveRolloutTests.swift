@@ -100,6 +100,13 @@ struct ObserveRolloutTests {
         #expect(prom.stdout.contains("seccomp_warden_would_deny_total{container=\"\(tag)-busy\",namespace=\"team-a\",pod=\"web-1\",syscall=\"keyctl\",arch=\"x86_64\"} 1"),
                 "\(prom.stdout)")
 
+        // verify proves the same floors: the observed container holds under observe, falls short under enforce.
+        let held = try warden(["verify", "--container", "\(tag)-busy", "--root", Self.root(runtime), "--policy", dir + "/observe.json"])
+        #expect(held.status == 0, "\(held.stdout) \(held.stderr)")
+        let short = try warden(["verify", "--container", "\(tag)-busy", "--root", Self.root(runtime), "--policy", dir + "/enforce.json"])
+        #expect(short.status == 1 && short.stdout.contains("keyctl: the loaded filters give LOG, the policy requires ERRNO(1) or stricter"),
+                "\(short.stdout) \(short.stderr)")
+
         // 3. Exempt: the pod that needs them, by the namespace its engine writes; reviewed with policy diff.
         try #"{"mode": "enforce", "trustedEngine": "containerd-cri", "exemptions": [{"namespace": "team-a", "reason": "needs keyrings (ticket 42)"}]}"#
             .write(toFile: dir + "/exempt.json", atomically: false, encoding: .utf8)
