@@ -52,6 +52,9 @@ public enum SeccompLog {
         // /dev/kmsg: "PRI,SEQ,USEC,FLAGS;MESSAGE" (continuation lines start with a space).
         if let semi = line.firstIndex(of: ";"), line.first?.isNumber == true {
             let head = line[..<semi].split(separator: ",")
+            // The kernel's own lines have facility 0 (PRI below 8); whatever a process writes to
+            // /dev/kmsg gets at least LOG_USER, so it cannot pass for a seccomp record.
+            guard let pri = head.first.flatMap({ Int($0) }), pri < 8 else { return nil }
             if head.count >= 3 { usec = Double(head[2]) }
             message = line[line.index(after: semi)...]
         }

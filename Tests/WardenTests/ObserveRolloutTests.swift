@@ -80,6 +80,12 @@ struct ObserveRolloutTests {
             // The calls reached the kernel as without us: no EPERM from the filter.
             for call in Self.calls { #expect(run.stdout.contains("\(call) ok"), "\(call): \(run.stdout)") }
             #expect(run.stdout.contains("Seccomp:\t2"), "the quiet container runs filtered: \(run.stdout)")
+            // An attacker who can write to /dev/kmsg forges a record of bpf for the busy container's pid:
+            // written by a process, it carries facility LOG_USER and is not the kernel's.
+            let pid = try shell("\(runtime == "crun" ? "crun_ns" : "runc") state \(tag)-busy | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pid\"])'")
+            let forged = "<5>audit: type=1326 audit(\(Int(Date().timeIntervalSince1970)).000:1): auid=0 uid=0 gid=0 ses=1 pid=\(pid.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) comm=\"probe\" exe=\"/bin/probe\" sig=0 arch=c000003e syscall=321 compat=0 ip=0x1 code=0x7ffc0000"
+            let wrote = try shell("printf '%s\\n' '\(forged)' > /dev/kmsg")
+            #expect(wrote.status == 0 && pid.status == 0, "\(pid.stderr) \(wrote.stderr)")
             let (g, json, raw) = try report(runtime)
             groups = g
             if syscalls(g, container: "\(tag)-busy") == Self.calls.sorted() { break }

@@ -111,6 +111,8 @@ struct SeccompLogTests {
         "6,1,0,-;Linux version 6.18.44", "4,875,5944241837,-;kauditd_printk_skb: callbacks suppressed",
         "5,1,2,-;audit: type=1400 audit(1.2:3): apparmor=\"DENIED\"", "5,1,2,-;audit: type=1326 audit(x:3): pid=1",
         "5,1,2,-;audit: type=1326 audit(1.2:3): pid=1 arch=c000003e syscall=250",
+        // A line a process wrote to /dev/kmsg: facility LOG_USER at least (PRI 13), never the kernel's.
+        "13,1520,10752527329,-;audit: type=1326 audit(1795982517.896:30029): auid=4294967295 uid=0 gid=0 ses=4294967295 pid=11094 comm=\"probe\" exe=\"/bin/probe\" sig=0 arch=40000003 syscall=288 compat=1 ip=0x4016b7 code=0x7ffc0000",
     ])
     func notRecords(line: String) { #expect(SeccompLog.parse(line[...]) == nil) }
 
