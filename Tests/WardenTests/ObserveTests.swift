@@ -151,6 +151,41 @@ struct SeccompLogTests {
     }
 }
 
+/// `report` on the capture, and attribution of pids that are not (or no longer) the caller's.
+@Suite("Observe mode: report")
+struct ReportTests {
+    @Test("report --log FILE: the capture's records, unattributed (their processes are gone), the suppressed line said")
+    func fromFile() throws {
+        let r = try warden(["report", "--log", Repo.fixtures + "/kmsg-seccomp.txt", "--json", "--root", "/nonexistent-observe-root"])
+        #expect(r.status == 3, "an explicit root that does not exist is an error, as for verify: \(r.stderr)")
+        let ok = try warden(["report", "--log", Repo.fixtures + "/kmsg-seccomp.txt", "--json"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as? [String: Any])
+        #expect(json["schema"] as? Int == 1)
+        #expect((json["suppressed"] as? [String: Any])?["messages"] as? Int == 445)
+        #expect(json["otherActions"] as? Int == 1)
+        let groups = json["groups"] as? [[String: Any]] ?? []
+        // Their processes are gone (or their pids are others' now, started after the records).
+        #expect(!groups.isEmpty && groups.allSatisfy { $0["container"] is NSNull && $0["unattributed"] is String }, "\(ok.stdout)")
+        let rows = groups.flatMap { ($0["syscalls"] as? [[String: Any]] ?? []).map { "\($0["arch"]!) \($0["syscall"]!) \($0["count"]!)" } }
+        #expect(rows.sorted() == ["x32 keyctl 1", "x86 keyctl 1", "x86 unshare 1", "x86_64 io_uring_setup 1", "x86_64 keyctl 1", "x86_64 unshare 1"])
+        #expect((json["notes"] as? [String] ?? []).contains { $0.contains("every count is a lower bound") })
+        let table = try warden(["report", "--log", Repo.fixtures + "/kmsg-seccomp.txt"])
+        #expect(table.stdout.contains("note: the kernel suppressed 445 audit messages (1 \"callbacks suppressed\" lines)"), "\(table.stdout)")
+        let bad = try warden(["report", "--since", "3 weeks"])
+        #expect(bad.status == 64, "\(bad.stderr)")
+    }
+
+    @Test("a pid is attributed only to the process that made the call")
+    func attribution() {
+        let a = Attributor(roots: [])
+        // This process started after time 0: a record from then is another process's.
+        #expect(a.attribute(pid: getpid(), at: 0) == .unattributed("pid \(getpid()) is another process now"))
+        #expect(a.attribute(pid: getpid(), at: Date().timeIntervalSince1970) == .unattributed("not in a container under the runtime roots"))
+        #expect(a.attribute(pid: Int32.max, at: 0) == .unattributed("the process exited"))
+    }
+}
+
 /// apply under each mode: what is written, and when a refusal stops.
 @Suite("Observe mode: apply")
 struct ObserveApplyTests {
