@@ -35,7 +35,8 @@ struct PolicyCommand: ParsableCommand {
                 }
                 var covered = Set<Route>()
                 for c in Builtin.capabilities {
-                    let held = c.routes.filter { own.contains($0) }
+                    // The policy's own routes (with their action: denied or logged) that lead to the capability.
+                    let held = c.routes.compactMap { r in own.first { $0.syscall == r.syscall && $0.conditions == r.conditions } }
                     guard !held.isEmpty else { continue }
                     covered.formUnion(held)
                     print("\(c.name): \(c.summary)\(held.count < c.routes.count ? " (partly: \(held.count) of \(c.routes.count) routes)" : "")")
