@@ -59,6 +59,11 @@ struct Report: ParsableCommand {
             } else {
                 for file in log { log_(&lines, file); sources.append(file) }
             }
+            // SCMP_ACT_LOG is written only while the kernel logs that action (the default).
+            if let logged = ProcFS.readText("/proc/sys/kernel/seccomp/actions_logged"),
+               !logged.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("log") {
+                printErr("seccomp-warden report: warning: /proc/sys/kernel/seccomp/actions_logged lacks \"log\": the kernel records no SCMP_ACT_LOG call, so no count here can grow")
+            }
             let entries = lines.compactMap { SeccompLog.parse($0[...], bootTime: boot) }
             let now = Double(time(nil))
             let from = since.flatMap(Self.seconds).map { now - $0 }
