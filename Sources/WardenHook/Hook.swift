@@ -54,7 +54,7 @@ public enum Hook {
             }
             switch e.verdict {
             case .injected, .tightened:
-                if policy.mode == .audit {
+                if !policy.mode.writesProfiles {
                     record("audit-only", e.changes.map(\.description), "would be \(e.verdict.rawValue)")
                     try FileIO.writeAll(fd: 1, input, name: "<stdout>")
                     return 0
@@ -62,8 +62,8 @@ public enum Hook {
                 config.setSeccomp(e.profile!)
                 try FileIO.writeAll(fd: 1, config.document.serialized(.compact), name: "<stdout>")
             case .denied:
-                record(policy.mode == .audit ? "audit-only" : "denied", [], e.reason)
-                if policy.mode == .enforce {
+                record(policy.mode.refuses ? "denied" : "audit-only", [], e.reason)
+                if policy.mode.refuses {
                     printErr("seccomp-warden: refused by policy: \(e.reason ?? "")")
                     return 1
                 }
@@ -77,10 +77,10 @@ public enum Hook {
         } catch {
             // A config that does not parse still names its container where it can.
             let who = (try? JSONDocument(bytes: input, name: "<stdin config>")).map { ContainerIdentity.of(OCIConfig(document: $0)) }
-            AuditLog.record(policy: policy, stage: stage, id: who?.id, bundle: who?.bundle, decision: policy.mode == .audit ? "audit-only" : "denied",
+            AuditLog.record(policy: policy, stage: stage, id: who?.id, bundle: who?.bundle, decision: policy.mode.refuses ? "denied" : "audit-only",
                             summary: [], reason: "\(error)", idFrom: who?.idFrom)
             printErr("seccomp-warden hook precreate: \(error)")
-            if policy.mode == .audit { try? FileIO.writeAll(fd: 1, input, name: "<stdout>"); return 0 }
+            if !policy.mode.refuses { try? FileIO.writeAll(fd: 1, input, name: "<stdout>"); return 0 }
             return error.exitCode
         }
     }
@@ -113,7 +113,7 @@ public enum Hook {
                     : e.verdict == .injected ? ["no seccomp profile"] : e.changes.map(\.description)
                 let reason = "container \(state.id): seccomp profile falls short of the policy: " + findings.prefix(3).joined(separator: "; ")
                     + (findings.count > 3 ? "; and \(findings.count - 3) more" : "")
-                if policy.mode == .audit {
+                if !policy.mode.refuses {
                     record("audit-only", findings, reason)
                     return 0
                 }
@@ -122,9 +122,9 @@ public enum Hook {
                 return 1
             }
         } catch {
-            record(policy.mode == .audit ? "audit-only" : "denied", [], "\(error)")
+            record(policy.mode.refuses ? "denied" : "audit-only", [], "\(error)")
             printErr("seccomp-warden hook \(stage): \(error)")
-            return policy.mode == .audit ? 0 : error.exitCode
+            return policy.mode.refuses ? error.exitCode : 0
         }
     }
 
@@ -165,7 +165,7 @@ public enum Hook {
                 return 0
             }
             let reason = "container \(state.id): " + findings.joined(separator: "; ")
-            if policy.mode == .audit {
+            if !policy.mode.refuses {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "audit-only", summary: findings, reason: reason)
                 return 0
             }
@@ -181,7 +181,7 @@ public enum Hook {
                                 reason: "pid \(pid) exited while poststart was checking it")
                 return 0
             }
-            let audit = policy.mode == .audit
+            let audit = !policy.mode.refuses
             if !audit, let pid { kill(pid, SIGKILL) }
             AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: audit ? "audit-only" : "denied", summary: [], reason: "\(error)")
             printErr("seccomp-warden hook poststart: \(error)")

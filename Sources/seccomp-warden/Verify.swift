@@ -134,8 +134,8 @@ struct Verify: ParsableCommand {
                 reports[i].accounting = l.account(c, sharing: running.filter { $0.id == c.id && $0.root != c.root })
             }
             if killUnaccounted {
-                if policy.mode == .audit {
-                    killNote = "--kill-unaccounted: the policy (\(policy.source)) is in audit mode: nothing was killed"
+                if !policy.mode.refuses {
+                    killNote = "--kill-unaccounted: the policy (\(policy.source)) is in \(policy.mode.rawValue) mode: nothing was killed"
                 } else if let problem = l.problem {
                     killNote = "--kill-unaccounted: cannot account (\(problem)): nothing was killed"
                 } else {
