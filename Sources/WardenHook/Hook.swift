@@ -153,7 +153,14 @@ public enum Hook {
             bundle = state.bundle
             pid = state.pid
             guard let pid = state.pid else { throw WardenError.input("the state has no pid", file: "<stdin state>", path: .root / "pid") }
-            let budget = try ProcessStart.budgetMillis()
+            // The wait leaves the verifier at least half of what is left of the hook's deadline (FastPath),
+            // which ends the hook without judging or killing anything.
+            var budget = try ProcessStart.budgetMillis()
+            let deadlineLeft = alarm(0)
+            if deadlineLeft > 0 {
+                alarm(deadlineLeft)
+                budget = min(budget, Int(deadlineLeft) * 500)
+            }
             let config = try Bundle.open(state.bundle, writers: .rootAndSelf).config
             if let ex = policy.exemption(for: try config.annotations()) {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "exempt", summary: [], reason: ex.reason)
@@ -171,8 +178,8 @@ public enum Hook {
             switch outcome {
             case .exited: return unverifiedExit(pid, "before it exec'd the container's program")
             case .stillRuntime(let evidence): findings = ["process start: unverified: \(evidence)"]
-            case .execd(let ms):
-                if let ms { waited = ["process start: ok: pid \(pid) still ran the runtime's own file when poststart began; it exec'd its program \(ms) ms later"] }
+            case .execd(let w):
+                if let w { waited = ["process start: ok: \(w)"] }
                 // The verifier: /proc for the main thread (runc's poststart runs before the init's other
                 // threads have their filter), and the loaded BPF emulated against the site's deny rules.
                 let verifier = try Verifier(policy: policy)

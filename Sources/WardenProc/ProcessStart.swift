@@ -12,16 +12,17 @@ import WardenJSON
 public enum ProcessStart {
     public enum Outcome: Equatable {
         /// It runs a program other than the runtime (or the runtime's file could not be read: nothing to
-        /// wait for); `waited`: how long it still ran the runtime's file after the first look, nil if not at all.
-        case execd(waited: Int?)
+        /// wait for); `waited`: what it was at the first look and how long it took to exec, nil if it had already.
+        case execd(waited: String?)
         /// It exited (or turned zombie) before it exec'd.
         case exited
         /// Still the runtime's file when the time was up; what /proc says of it.
         case stillRuntime(String)
     }
 
-    /// Default bound, and the most `$SECCOMP_WARDEN_POSTSTART_WAIT_MS` may ask for.
-    public static let defaultMillis = 5000
+    /// Default bound (well inside the 10 s `timeout` `register` and the hook files give the hook), and
+    /// the most `$SECCOMP_WARDEN_POSTSTART_WAIT_MS` may ask for.
+    public static let defaultMillis = 3000
     public static let maxMillis = 60000
 
     /// The bound from `$SECCOMP_WARDEN_POSTSTART_WAIT_MS` (whole milliseconds, 0 to 60000), else the default.
@@ -47,20 +48,19 @@ public enum ProcessStart {
     public static func waitForExec(pid: Int32, pidfd: Int32, runtime: Int32, millis: Int) -> Outcome {
         guard let runtimeFile = identity("/proc/\(runtime)/exe") else { return .execd(waited: nil) }
         let start = monotonicMillis(), deadline = start + millis
-        var pending = false
+        var pending: String? = nil
+        func waited() -> String? { pending.map { "\($0) when poststart began; it exec'd its program \(monotonicMillis() - start) ms later" } }
         while true {
             if !ContainerProcesses.isLive(pid) { return .exited }
             guard let file = identity("/proc/\(pid)/exe") else {
                 // No exe link on a live task: a kernel thread (never a container's), or gone meanwhile.
-                return ContainerProcesses.isLive(pid) ? .execd(waited: pending ? monotonicMillis() - start : nil) : .exited
+                return ContainerProcesses.isLive(pid) ? .execd(waited: waited()) : .exited
             }
-            if file != runtimeFile { return .execd(waited: pending ? monotonicMillis() - start : nil) }
-            pending = true
+            if file != runtimeFile { return .execd(waited: waited()) }
+            if pending == nil { pending = "pid \(pid) still ran the runtime's own file (\(describe(pid)))" }
             let left = deadline - monotonicMillis()
             if left <= 0 {
-                let s = TaskStatus.read(pid: pid, tid: pid)
-                return .stillRuntime("pid \(pid) still runs the runtime's own file (Name: \(s?.name ?? "?"), Seccomp: "
-                    + "\(s?.seccomp.map { String($0.rawValue) } ?? "?")) after \(millis) ms: it never exec'd the container's program")
+                return .stillRuntime("pid \(pid) still runs the runtime's own file (\(describe(pid))) after \(millis) ms: it never exec'd the container's program")
             }
             var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, Int32(min(left, 5)))
@@ -79,6 +79,12 @@ public enum ProcessStart {
     public static func kill(_ pidfd: Int32) -> Bool {
         let rc = sw_pidfd_send_signal(pidfd, SIGKILL)
         return rc == 0 || rc == -ESRCH
+    }
+
+    /// "Name: crun, Seccomp: 0", from /proc/PID/status.
+    static func describe(_ pid: Int32) -> String {
+        let s = TaskStatus.read(pid: pid, tid: pid)
+        return "Name: \(s?.name ?? "?"), Seccomp: \(s?.seccomp.map { String($0.rawValue) } ?? "?")"
     }
 
     static func monotonicMillis() -> Int {
