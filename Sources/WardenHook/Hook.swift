@@ -156,10 +156,9 @@ public enum Hook {
             // The wait leaves the verifier at least half of what is left of the hook's deadline (FastPath),
             // which ends the hook without judging or killing anything.
             var budget = try ProcessStart.budgetMillis()
-            let deadlineLeft = alarm(0)
-            if deadlineLeft > 0 {
-                alarm(deadlineLeft)
-                budget = min(budget, Int(deadlineLeft) * 500)
+            var timer = itimerval()
+            if getitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer) == 0, timer.it_value.tv_sec > 0 || timer.it_value.tv_usec > 0 {
+                budget = min(budget, (Int(timer.it_value.tv_sec) * 1000 + Int(timer.it_value.tv_usec) / 1000) / 2)
             }
             let config = try Bundle.open(state.bundle, writers: .rootAndSelf).config
             if let ex = policy.exemption(for: try config.annotations()) {
@@ -168,7 +167,8 @@ public enum Hook {
             }
             // A short-lived container may be gone before poststart runs (crun): nothing to check, and we say so.
             pidfd = ProcessStart.open(pid)
-            guard let fd = pidfd, ContainerProcesses.isLive(pid) else { return unverifiedExit(pid, "before poststart could check it") }
+            guard ContainerProcesses.isLive(pid) else { return unverifiedExit(pid, "before poststart could check it") }
+            guard let fd = pidfd else { throw WardenError.system("cannot open a pidfd for pid \(pid), which is alive: nothing was verified") }
             var findings = [String]()
             var report: VerifyReport? = nil
             // Only a runtime that has started the process can be waited for: runc's init execs after the hook.
