@@ -127,7 +127,7 @@ if [ -n "${SECCOMP_WARDEN_BIN:-}" ]; then
     built=$SECCOMP_WARDEN_BIN
 else
     need=()
-    for pkg in libseccomp-dev libjansson-dev pkg-config gcc; do
+    for pkg in libseccomp-dev libjansson-dev pkg-config gcc libc6-dev libstdc++-12-dev; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then
@@ -136,9 +136,8 @@ else
         apt-get install -y -qq "${need[@]}" >/dev/null
     fi
     command -v swift >/dev/null || { echo "install.sh: the Swift toolchain (swift 6) is needed on PATH or in /opt/swift" >&2; exit 1; }
-    # Release, with the Swift runtime linked in statically: the hook starts on every container.
-    swift build -c release --static-swift-stdlib --product seccomp-warden 2>&1 | grep -vE "warning: the use of .mktemp" | tail -1
-    built=.build/release/seccomp-warden
+    # Release, one fully static executable (no dynamic loader at start): the hook starts on every container.
+    built=$(scripts/build-release .build seccomp-warden)
 fi
 install -d -m 0755 "$BIN"
 install -m 0755 "$built" "$BIN/seccomp-warden.new"
