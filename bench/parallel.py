@@ -14,6 +14,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 
 ap = argparse.ArgumentParser()
@@ -35,10 +36,14 @@ prefix = "".join(c if c.isalnum() else "-" for c in args.label)
 
 def start(i):
     cid = f"{prefix}-{i}"
-    t0 = time.perf_counter()
-    r = subprocess.run([args.runtime, "--root", args.root, "run", "-d", "-b", os.path.join(args.bundles, str(i)), cid],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return cid, (time.perf_counter() - t0) * 1000, r.returncode, r.stderr.decode(errors="replace").strip()
+    # stderr to a file, not a pipe: the detached container inherits it and would hold a pipe open.
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        r = subprocess.run([args.runtime, "--root", args.root, "run", "-d", "-b", os.path.join(args.bundles, str(i)), cid],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        took = (time.perf_counter() - t0) * 1000
+        err.seek(0)
+        return cid, took, r.returncode, err.read().decode(errors="replace").strip()
 
 
 wall0 = time.perf_counter()

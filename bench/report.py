@@ -143,7 +143,7 @@ for rid, what, a, b, goal in ROWS:
         say(f"| {rid} | {what} | missing | missing | | | {'≤' + str(goal) + '×' if goal else ''} | |")
         continue
     ra, rb = results[a], results[b]
-    ratio = ra["median"] / rb["median"]
+    ratio = ra["median"] / rb["median"] if rb["median"] > 0 else float("nan")
     lo = ra["q1"] / rb["q3"] if rb["q3"] > 0 else float("nan")
     hi = ra["q3"] / rb["q1"] if rb["q1"] > 0 else float("nan")
     status = ""

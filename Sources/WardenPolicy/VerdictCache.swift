@@ -54,8 +54,13 @@ public struct VerdictCache: Sendable {
     /// The cached evaluation for `config`, or nil (a miss, or a cache that cannot be trusted).
     /// `withProfile: false` (a gate): the tightened profile is left out, not decoded.
     func lookup(_ config: OCIConfig, policy: Policy, withProfile: Bool = true) -> Evaluation? {
-        guard let doc = read(VerdictCache.input(config, policy: policy)),
-              let verdict = doc.root["verdict"]?.string.flatMap(Verdict.init(rawValue:))
+        guard let doc = read(VerdictCache.input(config, policy: policy)) else { return nil }
+        // A node does not keep its document alive: the document is held until every node is read.
+        return withExtendedLifetime(doc) { evaluation(doc, withProfile: withProfile) }
+    }
+
+    func evaluation(_ doc: JSONDocument, withProfile: Bool) -> Evaluation? {
+        guard let verdict = doc.root["verdict"]?.string.flatMap(Verdict.init(rawValue:))
         else { return nil }
         var profile: LinuxSeccomp? = nil
         if withProfile, let p = doc.root["profile"], !p.isNull {

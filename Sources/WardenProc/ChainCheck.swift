@@ -72,7 +72,8 @@ public struct ChainJudge: Sendable {
         // Only a chain that holds is kept: a finding or an undecided route is proved again (and
         // reported with its counterexample) every time.
         let key = cache.map { _ in cacheKey(chain) }
-        if let cache, let key, let doc = cache.read(key), doc.root["holds"]?.bool == true {
+        // A node does not keep its document alive: the document is held until the node is read.
+        if let cache, let key, let doc = cache.read(key), withExtendedLifetime(doc, { doc.root["holds"]?.bool == true }) {
             return Judgement(findings: [], undecided: [], proofs: proofs)
         }
         let result = judgeUncached(chain)
