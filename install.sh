@@ -143,7 +143,7 @@ if [ -n "${SECCOMP_WARDEN_BIN:-}" ]; then
     built=$SECCOMP_WARDEN_BIN
 else
     need=()
-    for pkg in libseccomp-dev libjansson-dev pkg-config gcc; do
+    for pkg in libseccomp-dev libjansson-dev pkg-config gcc libc6-dev libstdc++-12-dev; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then
@@ -152,13 +152,9 @@ else
         apt-get install -y -qq "${need[@]}" >/dev/null
     fi
     command -v swift >/dev/null || { echo "install.sh: the Swift toolchain (swift 6) is needed on PATH or in /opt/swift" >&2; exit 1; }
-    # The commit `seccomp-warden --version` names (a plain `swift build` says "unknown").
-    commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-    if [ "$commit" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then commit="$commit-dirty"; fi
-    # Release, with the Swift runtime linked in statically: the hook starts on every container.
-    swift build -c release --static-swift-stdlib --product seccomp-warden -Xcc "-DSW_BUILD_COMMIT=\"$commit\"" 2>&1 \
-        | grep -vE "warning: the use of .mktemp" | tail -1
-    built=.build/release/seccomp-warden
+    # Release, one fully static executable (no dynamic loader at start): the hook starts on every
+    # container. It carries the commit `seccomp-warden --version` names.
+    built=$(scripts/build-release .build seccomp-warden)
 fi
 install -d -m 0755 "$BIN"
 install -m 0755 "$built" "$BIN/seccomp-warden.new"

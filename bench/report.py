@@ -44,6 +44,11 @@ for group, commands in {
     "precreate": ["hook precreate (docker-default)", "floor precreate (docker-default)", "hook precreate (no seccomp)",
                   "floor precreate (no seccomp)", "hook precreate (large)", "floor precreate (large)"],
     "verify": ["hook poststart (live container)"],
+    "gate-cold": ["hook createRuntime (docker-default, cold cache)", "hook createRuntime (docker-default, tightened, cold cache)",
+                  "floor gate (docker-default, tightened, cold run)"],
+    "precreate-cold": ["hook precreate (docker-default, cold cache)", "floor precreate (docker-default, cold run)",
+                       "hook precreate (no seccomp, cold cache)"],
+    "verify-cold": ["hook poststart (live container, cold cache)"],
 }.items():
     for c in commands:
         helper_of[c] = f"stdin-from alone ({group})"
@@ -54,6 +59,12 @@ for command in set(helper_of.values()):
 for command in list(times):
     h = helper_median.get(helper_of.get(command, ""), 0.0)
     times[command] = [max(x - h, 0.0) for x in times[command]]
+# verify --all: its time per container.
+many_file = os.path.join(work, "many.txt")
+many = int(open(many_file).read()) if os.path.exists(many_file) else 0
+if many and "verify --all (many containers)" in times:
+    times["verify --all, per container"] = [x / many for x in times["verify --all (many containers)"]]
+    failed_runs["verify --all, per container"] = failed_runs["verify --all (many containers)"]
 results = {}
 for command, t in times.items():
     results[command] = {"median": statistics.median(t), "q1": quantile(t, 0.25), "q3": quantile(t, 0.75),
@@ -61,32 +72,44 @@ for command, t in times.items():
 
 # (id, what, numerator, denominator, goal or None for context rows)
 ROWS = [
-    ("1", "`hook createRuntime` ÷ `floor gate`, Docker default (denied: it allows ptrace)",
-     "hook createRuntime (docker-default)", "floor gate (docker-default)", 1.5),
-    ("1a", "… the same bundle tightened first (compliant, the usual case)",
-     "hook createRuntime (docker-default, tightened)", "floor gate (docker-default, tightened)", None),
-    ("1b", "… large profile (400 argument rules)", "hook createRuntime (large)", "floor gate (large)", None),
+    ("1", "`hook createRuntime` ÷ `floor gate`, Docker default tightened (compliant, the usual case), warm cache",
+     "hook createRuntime (docker-default, tightened)", "floor gate (docker-default, tightened)", 1.5),
+    ("1a", "… cold cache (emptied before every run: the proof, then the entry written)",
+     "hook createRuntime (docker-default, tightened, cold cache)", "floor gate (docker-default, tightened, cold run)", 1.5),
+    ("1b", "… Docker default as Docker gives it (denied: it allows ptrace), warm cache",
+     "hook createRuntime (docker-default)", "floor gate (docker-default)", None),
+    ("1c", "… the same, cold cache", "hook createRuntime (docker-default, cold cache)", "floor gate (docker-default, tightened, cold run)", None),
+    ("1d", "… large profile (400 argument rules), warm cache", "hook createRuntime (large)", "floor gate (large)", None),
     ("1z", "… an empty Swift program built the same way (where any Swift hook starts)",
      "empty Swift program", "floor gate (docker-default)", None),
-    ("2", "`hook precreate` ÷ `floor precreate`, Docker default (tightened)",
+    ("2", "`hook precreate` ÷ `floor precreate`, Docker default (tightened), warm cache",
      "hook precreate (docker-default)", "floor precreate (docker-default)", 1.5),
-    ("2a", "… no seccomp (the baseline injected)", "hook precreate (no seccomp)", "floor precreate (no seccomp)", None),
-    ("2b", "… large profile (400 argument rules)", "hook precreate (large)", "floor precreate (large)", None),
+    ("2a", "… cold cache", "hook precreate (docker-default, cold cache)", "floor precreate (docker-default, cold run)", 1.5),
+    ("2b", "… no seccomp (the baseline injected), warm cache", "hook precreate (no seccomp)", "floor precreate (no seccomp)", None),
+    ("2c", "… no seccomp, cold cache", "hook precreate (no seccomp, cold cache)", "floor precreate (docker-default, cold run)", None),
+    ("2d", "… large profile (400 argument rules), warm cache", "hook precreate (large)", "floor precreate (large)", None),
     ("3", "`runc run` with gate + poststart hooks ÷ without",
      "runc run, gate+poststart hooks", "runc run, no hooks", 1.05),
     ("3a", "… two C floor hooks instead (what any two hooks cost)", "runc run, two C floor hooks", "runc run, no hooks", None),
     ("3c", "`crun run` with gate + poststart hooks ÷ without",
      "crun run, gate+poststart hooks", "crun run, no hooks", 1.05),
     ("3d", "… two C floor hooks instead", "crun run, two C floor hooks", "crun run, no hooks", None),
-    ("4", "`seccomp-warden-runc run` ÷ `runc run`, no-seccomp bundle (wrapper injects)",
-     "seccomp-warden-runc run (no seccomp: injects)", "runc run (no seccomp)", 1.05),
-    ("4a", "… ÷ `runc run` of the same bundle tightened beforehand (the wrapper's own cost)",
+    ("4", "`seccomp-warden-runc run` ÷ `runc run`, the same tightened bundle (compliant: the wrapper's own cost)",
+     "seccomp-warden-runc run (tightened bundle: compliant)", "runc run (no seccomp, tightened beforehand)", 1.02),
+    ("4a", "… no-seccomp bundle (the wrapper injects) ÷ `runc run` of it tightened beforehand",
      "seccomp-warden-runc run (no seccomp: injects)", "runc run (no seccomp, tightened beforehand)", None),
-    ("5", "`verify --pid` (deep) ÷ C attach-and-fetch (`bench/verify-floor.c`)",
+    ("4b", "… the same, bundle on a tmpfs (no fsync)",
+     "seccomp-warden-runc run (no seccomp: injects, bundle on tmpfs)", "runc run (no seccomp, tightened beforehand)", None),
+    ("4c", "… no-seccomp bundle (the wrapper injects) ÷ `runc run` of it unconfined (no filter to load)",
+     "seccomp-warden-runc run (no seccomp: injects)", "runc run (no seccomp)", None),
+    ("5", "`verify --pid` (deep) ÷ C attach-and-fetch (`bench/verify-floor.c`), warm cache",
      "verify --pid (deep)", "verify-floor (C: attach, fetch filters)", 3.0),
-    ("5a", "… `hook poststart` on the same container (the verifier without the CLI)",
-     "hook poststart (live container)", "verify-floor (C: attach, fetch filters)", None),
-    ("5b", "… `verify --pid --no-deep` (/proc only)", "verify --pid --no-deep", "verify-floor (C: attach, fetch filters)", None),
+    ("5a", "… cold cache (every chain proved)", "verify --pid (deep, cold cache)", "verify-floor (C: attach, fetch filters; cold run)", 3.0),
+    ("5b", "… `hook poststart` on the same container, warm cache", "hook poststart (live container)", "verify-floor (C: attach, fetch filters)", None),
+    ("5c", "… `hook poststart`, cold cache", "hook poststart (live container, cold cache)", "verify-floor (C: attach, fetch filters; cold run)", None),
+    ("5d", "… `verify --pid --no-deep` (/proc only)", "verify --pid --no-deep", "verify-floor (C: attach, fetch filters)", None),
+    ("5e", "… `verify --all` over many running containers (below), per container",
+     "verify --all, per container", "verify-floor (C: attach, fetch filters; verify --all run)", None),
     ("5z", "… an empty Swift program built the same way", "empty Swift program (verify run)", "verify-floor (C: attach, fetch filters)", None),
 ]
 
@@ -120,7 +143,7 @@ for rid, what, a, b, goal in ROWS:
         say(f"| {rid} | {what} | missing | missing | | | {'≤' + str(goal) + '×' if goal else ''} | |")
         continue
     ra, rb = results[a], results[b]
-    ratio = ra["median"] / rb["median"]
+    ratio = ra["median"] / rb["median"] if rb["median"] > 0 else float("nan")
     lo = ra["q1"] / rb["q3"] if rb["q3"] > 0 else float("nan")
     hi = ra["q3"] / rb["q1"] if rb["q1"] > 0 else float("nan")
     status = ""
@@ -133,10 +156,43 @@ runs = sorted({r["n"] for r in results.values()})
 say("")
 say(f"Runs per command: {', '.join(map(str, runs))}.")
 # The denied gates exit 1 by design (Docker's default allows ptrace; the large profile allows keyctl & co).
-expected_failures = {"hook createRuntime (docker-default)", "hook createRuntime (large)"}
+expected_failures = {"hook createRuntime (docker-default)", "hook createRuntime (large)", "hook createRuntime (docker-default, cold cache)"}
 failures = [(k, v["failed"], v["n"]) for k, v in results.items() if v["failed"] and k not in expected_failures]
 if failures:
     say("Runs that exited non-zero (kept in the timings): " + "; ".join(f"{k}: {f} of {n}" for k, f, n in failures) + ".")
+
+if many and "verify --all (many containers)" in results:
+    r = results["verify --all (many containers)"]
+    say(f"`verify --all` (row 5e): {many} running containers (started through the wrapper, so the audit log accounts for each), "
+        f"{ms(r['median'])} ms ({ms(r['q1'])}–{ms(r['q3'])}) for all of them: {r['median'] / many:.2f} ms per container.")
+
+# Many containers at once (bench/parallel.py).
+par = []
+for f in sorted(os.listdir(work)):
+    if f.startswith("parallel-") and f.endswith(".json"):
+        par.append(json.load(open(os.path.join(work, f))))
+if par:
+    say("")
+    say(f"## 7. {par[0]['count']} containers, {par[0]['parallel']} at a time (bench/parallel.py)")
+    say("")
+    say("Each container its own bundle (one shared rootfs), `run -d` of a sleeping container, started "
+        f"{par[0]['parallel']} at a time; the latency is how long each `run -d` took to return. Through the wrapper "
+        "(no seccomp in the bundle: it injects) and plain runc (the same bundles tightened beforehand), in "
+        "alternating passes.")
+    say("")
+    say("| pass | starts | p50 ms | p99 ms | mean ms | all started in ms | failed |")
+    say("|---|---|---|---|---|---|---|")
+    for p in par:
+        say(f"| {p['label']} | {p['count']} | {ms(p['p50'])} | {ms(p['p99'])} | {ms(p['mean'])} | {ms(p['wall'])} | {p['failed']} |")
+    byk = {}
+    for p in par:
+        byk.setdefault(p["label"].rsplit("-", 1)[0], []).append(p)
+    if "wrapper" in byk and "runc" in byk:
+        w50 = statistics.median(p["p50"] for p in byk["wrapper"]); r50 = statistics.median(p["p50"] for p in byk["runc"])
+        w99 = statistics.median(p["p99"] for p in byk["wrapper"]); r99 = statistics.median(p["p99"] for p in byk["runc"])
+        say("")
+        say(f"Wrapper ÷ plain runc (median of the passes): p50 {w50:.1f} ÷ {r50:.1f} ms = **{w50 / r50:.2f}×**, "
+            f"p99 {w99:.1f} ÷ {r99:.1f} ms = **{w99 / r99:.2f}×**.")
 
 decisions = open(os.path.join(work, "hook-decisions.txt")).read().strip().splitlines()
 say("")

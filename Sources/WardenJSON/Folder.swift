@@ -1,5 +1,6 @@
 #if os(Linux)
 import Glibc
+import CJansson
 
 /// Whose writes a file may carry for seccomp-warden to act on it. A file decides something only if
 /// nobody else could have written it, or could swap it (or a folder above it) after it was checked.
@@ -176,10 +177,10 @@ public final class Folder {
 
     /// Replaces `name` atomically with `bytes`, keeping `like`'s owner, group and mode:
     /// a temporary file with a random name (`O_CREAT|O_EXCL|O_NOFOLLOW`, locked while it exists),
-    /// fsync, `renameat` over `name`, fsync of the folder. Then the proof that the name leads to what
-    /// was written: `name` is opened again through this folder, and must be the same file (device and
-    /// inode of the temporary file), pass the same ownership checks, and hold exactly `bytes`; else
-    /// this throws (refused). On any failure before the rename the original is untouched.
+    /// fsync, `renameat` over `name`, fsync of the folder (both fsyncs skipped on a tmpfs or ramfs).
+    /// Then the proof that the name leads to what was written: `name` is opened again through this
+    /// folder, and must be the same file (device and inode of the temporary file), pass the same
+    /// ownership checks, and hold exactly `bytes`; else this throws (refused). On any failure before the rename the original is untouched.
     public func replace(_ name: String, shown: String, with bytes: [UInt8], like original: stat) throws(WardenError) {
         removeLeftovers(of: name)
         var fd: Int32 = -1
@@ -214,12 +215,20 @@ public final class Folder {
             throw .system("cannot keep owner: \(errnoText(errno))", file: shown)
         }
         guard fchmod(fd, original.st_mode & 0o7777) == 0 else { throw .system("cannot keep mode: \(errnoText(errno))", file: shown) }
-        guard fsync(fd) == 0 else { throw .system("fsync failed: \(errnoText(errno))", file: shown) }
+        // On a disk the fsyncs are kept: without them a crash can leave the rename on disk and the
+        // bytes not (an empty config.json, which the next start refuses as bad input) or bring back
+        // the untightened file for whatever starts the bundle next without us. On a tmpfs or ramfs
+        // (/run, where containerd, CRI-O and podman keep bundles) there is no disk and nothing
+        // survives a crash: fsync only costs time.
+        let durable = !Folder.isMemoryBacked(fd)
+        if durable {
+            guard fsync(fd) == 0 else { throw .system("fsync failed: \(errnoText(errno))", file: shown) }
+        }
         guard renameat(self.fd, tmp, self.fd, name) == 0 else {
             throw .system("cannot rename into place: \(errnoText(errno))", file: shown)
         }
         renamed = true
-        _ = fsync(self.fd)
+        if durable { _ = fsync(self.fd) }
         // What the runtime will read is what was written and proved.
         let again = try read(name, shown: shown)
         guard again.stat.st_dev == made.st_dev && again.stat.st_ino == made.st_ino else {
@@ -228,6 +237,15 @@ public final class Folder {
         guard again.bytes == bytes else {
             throw WardenError(.refused, file: shown, "changed right after it was written (digest \(fnv1aHex(again.bytes)), written \(fnv1aHex(bytes))); refusing it")
         }
+    }
+
+    /// Whether the file open at `fd` lives in memory only (tmpfs, ramfs): nothing there survives a
+    /// crash, so there is nothing for fsync to make durable. Unknown (fstatfs failed): a disk.
+    static func isMemoryBacked(_ fd: Int32) -> Bool {
+        var fs = statfs()
+        guard fstatfs(fd, &fs) == 0 else { return false }
+        let type = UInt64(truncatingIfNeeded: fs.f_type)
+        return type == 0x0102_1994 /* TMPFS_MAGIC */ || type == 0x8584_58f6 /* RAMFS_MAGIC */
     }
 
     /// Removes temporary files of `name` left by writers that were killed: only regular files (a FIFO

@@ -36,8 +36,10 @@ public struct Evaluation {
                 }
             }
         }
+        // A hit first: its input, this seccomp section byte for byte, decoded without error when it
+        // was stored (an error is thrown, never stored), so decoding it again can only agree.
+        if let cache, let hit = cache.lookup(config, policy: policy, withProfile: needsProfile) { return hit }
         let current = try config.seccomp()
-        if let cache, let hit = cache.lookup(config, policy: policy) { return hit }
         let e = try judge(current, config, policy: policy, needsProfile: needsProfile)
         // A gate's "tightened" carries no profile: only what a writer can use is kept.
         if let cache, needsProfile || e.profile != nil || e.verdict == .compliant || e.verdict == .denied {

@@ -12,8 +12,10 @@ import Glibc
 /// by root that no one else can write are read; otherwise nothing is cached and everything is computed.
 /// An entry holds its whole input (the container's seccomp section, the capabilities, the policy's
 /// digest and a digest of the effective policy, this binary's identity), compared byte for byte on every hit: the file name is only a
-/// 64-bit hash, and a collision can only cause a miss, never a wrong answer.
-public struct VerdictCache {
+/// 64-bit hash, and a collision can only cause a miss, never a wrong answer. The verifier keeps its
+/// judgements of loaded filter chains here too (`ChainJudge`). Bounded: at most `maxEntries` entries
+/// and `maxBytes` bytes; past either, the oldest go.
+public struct VerdictCache: Sendable {
     public let directory: String
 
     /// `$SECCOMP_WARDEN_CACHE` (a folder, or `off`), else /run/seccomp-warden/verdicts (a tmpfs:
@@ -30,7 +32,7 @@ public struct VerdictCache {
     }
 
     /// This executable's identity: a rebuilt or upgraded binary never reads its predecessor's verdicts.
-    static let binaryIdentity: String = {
+    public static let binaryIdentity: String = {
         var st = stat()
         guard stat("/proc/self/exe", &st) == 0 else { return "unknown-\(getpid())" }
         return "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
@@ -41,7 +43,7 @@ public struct VerdictCache {
         let seccomp = config.document.root["linux"]?["seccomp"]
         // The effective policy, not only its file's digest: the files it names (deny sets, an inject
         // profile) can change while the policy file stays the same.
-        var out = Array("v1 \(binaryIdentity) policy \(policy.source) \(policy.digest) \(fnv1a(policy.json.serialized(.compact))) caps ".utf8)
+        var out = Array("v1 \(binaryIdentity) policy \(policy.source) \(policy.digest) \(fnv1a(policy.json(namingBuiltinInject: true).serialized(.compact))) caps ".utf8)
         // As JSON, not joined: ["A,B"] and ["A","B"] are different lists.
         out += config.boundingCapabilities.map { JSON.array($0.map { .string($0) }).serialized(.compact) } ?? Array("null".utf8)
         out += Array(" seccomp ".utf8)
@@ -50,22 +52,18 @@ public struct VerdictCache {
     }
 
     /// The cached evaluation for `config`, or nil (a miss, or a cache that cannot be trusted).
-    func lookup(_ config: OCIConfig, policy: Policy) -> Evaluation? {
-        let key = VerdictCache.input(config, policy: policy)
-        guard let dir = openTrustedDirectory(create: false) else { return nil }
-        defer { close(dir) }
-        let fd = openat(dir, fnv1a(key), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == 0, st.st_mode & 0o022 == 0,
-              let bytes = try? FileIO.readAll(fd: fd, name: "verdict cache", sizeHint: Int(st.st_size)),
-              let doc = try? JSONDocument(bytes: bytes, name: "verdict cache"),
-              doc.root["input"]?.string.map({ Array($0.utf8) == key }) == true,
-              let verdict = doc.root["verdict"]?.string.flatMap(Verdict.init(rawValue:))
+    /// `withProfile: false` (a gate): the tightened profile is left out, not decoded.
+    func lookup(_ config: OCIConfig, policy: Policy, withProfile: Bool = true) -> Evaluation? {
+        guard let doc = read(VerdictCache.input(config, policy: policy)) else { return nil }
+        // A node does not keep its document alive: the document is held until every node is read.
+        return withExtendedLifetime(doc) { evaluation(doc, withProfile: withProfile) }
+    }
+
+    func evaluation(_ doc: JSONDocument, withProfile: Bool) -> Evaluation? {
+        guard let verdict = doc.root["verdict"]?.string.flatMap(Verdict.init(rawValue:))
         else { return nil }
         var profile: LinuxSeccomp? = nil
-        if let p = doc.root["profile"], !p.isNull {
+        if withProfile, let p = doc.root["profile"], !p.isNull {
             guard let decoded = try? LinuxSeccomp(node: p) else { return nil }
             profile = decoded
         }
@@ -76,22 +74,88 @@ public struct VerdictCache {
     /// Keeps `e` for `config`: a new file under a random name, renamed into place. Failures are silent:
     /// the cache is an optimisation, never a reason to fail a container.
     func store(_ e: Evaluation, for config: OCIConfig, policy: Policy) {
-        let key = VerdictCache.input(config, policy: policy)
-        guard let dir = openTrustedDirectory(create: true) else { return }
-        defer { close(dir) }
-        let entry = JSON.object([
-            ("input", .string(String(decoding: key, as: UTF8.self))),
+        write(VerdictCache.input(config, policy: policy), [
             ("verdict", .string(e.verdict.rawValue)),
             ("reason", e.reason.map { .string($0) } ?? .null),
             ("changes", .array(e.changes.map { .string($0.description) })),
             ("profile", e.profile?.json ?? .null),
-        ]).serialized(.compact)
+        ])
+    }
+
+    /// The entry whose whole input is `key` (compared byte for byte), or nil: a miss, an entry for
+    /// another input under the same hash, or anything that cannot be trusted.
+    public func read(_ key: [UInt8]) -> JSONDocument? {
+        guard let dir = openTrustedDirectory(create: false) else { return nil }
+        defer { close(dir) }
+        let fd = openat(dir, fnv1a(key), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == 0, st.st_mode & 0o022 == 0,
+              Int(st.st_size) <= VerdictCache.maxEntryBytes,
+              let bytes = try? FileIO.readAll(fd: fd, name: "verdict cache", sizeHint: Int(st.st_size)),
+              let doc = try? JSONDocument(bytes: bytes, name: "verdict cache"),
+              doc.root["input"]?.string.map({ Array($0.utf8) == key }) == true
+        else { return nil }
+        return doc
+    }
+
+    /// Keeps `fields` for the input `key`: written to a new file under a random name, then renamed
+    /// into place (a reader sees the old entry or the new one, never half of one). Silent on failure.
+    public func write(_ key: [UInt8], _ fields: [(String, JSON)]) {
+        let entry = JSON.object([("input", .string(String(decoding: key, as: UTF8.self)))] + fields).serialized(.compact)
+        guard entry.count <= VerdictCache.maxEntryBytes, let dir = openTrustedDirectory(create: true) else { return }
+        defer { close(dir) }
         let tmp = ".tmp-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
         let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return }
         let written = (try? FileIO.writeAll(fd: fd, entry, name: tmp)) != nil
         close(fd)
-        if !written || renameat(dir, tmp, dir, fnv1a(key)) != 0 { unlinkat(dir, tmp, 0) }
+        if !written || renameat(dir, tmp, dir, fnv1a(key)) != 0 { unlinkat(dir, tmp, 0); return }
+        evict(dir)
+    }
+
+    /// Bounds: entries kept, their bytes together, one entry's bytes (a larger one is not kept).
+    public static let maxEntries = 1024
+    public static let maxBytes = 32 << 20
+    public static let maxEntryBytes = 1 << 20
+
+    /// Keeps the folder within `maxEntries` and `maxBytes`: when either is passed, the oldest entries
+    /// (by the time they were written) go until three quarters of both are left. Temporary files of
+    /// writers killed between create and rename go once they are a minute old.
+    func evict(_ dir: Int32, maxEntries: Int = VerdictCache.maxEntries, maxBytes: Int = VerdictCache.maxBytes) {
+        let dup = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dup >= 0, let stream = fdopendir(dup) else { if dup >= 0 { close(dup) }; return }
+        var entries = [(name: String, time: Int, size: Int)]()
+        var total = 0
+        let now = time(nil)
+        while let entry = readdir(stream) {
+            var raw = entry.pointee.d_name
+            let capacity = MemoryLayout.size(ofValue: raw)
+            let name = withUnsafePointer(to: &raw) {
+                $0.withMemoryRebound(to: CChar.self, capacity: capacity) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            var st = stat()
+            guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            if name.hasPrefix(".tmp-") {
+                if now - st.st_mtim.tv_sec > 60 { unlinkat(dir, name, 0) }
+                continue
+            }
+            entries.append((name, st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec, Int(st.st_size)))
+            total += Int(st.st_size)
+        }
+        closedir(stream)
+        guard entries.count > maxEntries || total > maxBytes else { return }
+        entries.sort { $0.time < $1.time }
+        var count = entries.count
+        for e in entries {
+            if count <= maxEntries * 3 / 4 && total <= maxBytes * 3 / 4 { break }
+            if unlinkat(dir, e.name, 0) == 0 {
+                count -= 1
+                total -= e.size
+            }
+        }
     }
 
     /// The cache folder, if it is root's alone (created 0700 when asked and missing).

@@ -37,6 +37,10 @@ public struct ChainJudge: Sendable {
     public var names: [String] { var seen = Set<String>(); return routes.map(\.syscall).filter { seen.insert($0).inserted } }
     public var architectures: [SeccompArch] { Guarantee.abis }
 
+    /// Where a chain that holds is remembered (by its BPF bytes, the routes and this binary), so the
+    /// next container with the same filter (most of a node's) skips the proof. nil: always prove.
+    public var cache: VerdictCache? = nil
+
     public init(routes: [Route]) { self.routes = routes }
 
     /// The routes of the policy's deny rules for a container (a Docker-format deny set is converted for
@@ -64,6 +68,38 @@ public struct ChainJudge: Sendable {
 
     /// `chain`: the loaded filters in any order (the kernel's answer is the strictest of them).
     public func judge(_ chain: [BPFProgram]) -> Judgement {
+        let proofs = routes.count * architectures.count + architectures.count
+        // Only a chain that holds is kept: a finding or an undecided route is proved again (and
+        // reported with its counterexample) every time.
+        let key = cache.map { _ in cacheKey(chain) }
+        // A node does not keep its document alive: the document is held until the node is read.
+        if let cache, let key, let doc = cache.read(key), withExtendedLifetime(doc, { doc.root["holds"]?.bool == true }) {
+            return Judgement(findings: [], undecided: [], proofs: proofs)
+        }
+        let result = judgeUncached(chain)
+        if let cache, let key, result.findings.isEmpty && result.undecided.isEmpty {
+            cache.write(key, [("holds", .bool(true))])
+        }
+        return result
+    }
+
+    /// Everything a judgement depends on: this binary (its proof, its syscall tables), the ABIs, every
+    /// route with the action it requires, and every instruction of every filter, in order.
+    func cacheKey(_ chain: [BPFProgram]) -> [UInt8] {
+        var out = Array("chain v1 \(VerdictCache.binaryIdentity) abis \(architectures.map(\.libseccompName)) routes".utf8)
+        for r in routes { out += Array(" \(r.description)=\(Compiler.actionValue(r.action))".utf8) }
+        out += Array(" bpf".utf8)
+        for program in chain {
+            out += Array(" ".utf8)
+            for i in program.instructions {
+                out += Array(String(UInt64(i.code) << 48 | UInt64(i.jt) << 40 | UInt64(i.jf) << 32 | UInt64(i.k), radix: 16).utf8)
+                out.append(0x2c)
+            }
+        }
+        return out
+    }
+
+    func judgeUncached(_ chain: [BPFProgram]) -> Judgement {
         let gaps = Guarantee.gaps(chain, routes: routes, runtime: .runc)
         var findings = [String: SyscallFinding]()
         var order = [String]()
@@ -87,8 +123,7 @@ public struct ChainJudge: Sendable {
                 }
             }
         }
-        let proofs = routes.count * architectures.count + architectures.count
-        return Judgement(findings: order.map { findings[$0]! }, undecided: undecided, proofs: proofs)
+        return Judgement(findings: order.map { findings[$0]! }, undecided: undecided, proofs: routes.count * architectures.count + architectures.count)
     }
 }
 

@@ -161,6 +161,8 @@ public final class Verifier {
     public var containerStopMillis = 15000
     /// Listings of the container's tasks before giving up on a stable set.
     public var maxRounds = 32
+    /// Where judgements of loaded filter chains that hold are kept (root only; nil: prove every time).
+    public var cache: VerdictCache? = .standard()
     private var privilegesChecked = false
     /// Tests only: called after each listing of the container's tasks, before they are stopped.
     var afterListing: ((_ round: Int) -> Void)? = nil
@@ -295,7 +297,8 @@ public final class Verifier {
         }
 
         // 3. Every task's loaded filters, judged by the proof against the routes of the site's deny rules.
-        let judge = try ChainJudge(policy: policy, config: config, capabilities: Self.boundingSet(pid))
+        var judge = try ChainJudge(policy: policy, config: config, capabilities: Self.boundingSet(pid))
+        judge.cache = cache
         loadedFilterChecks(&report, live: live, initPid: pid, judge: judge)
 
         // 4. The set of tasks itself.

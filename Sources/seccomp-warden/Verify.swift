@@ -63,27 +63,49 @@ struct Verify: ParsableCommand {
         if auditLogLimit < 1 || auditLogLimit > 1 << 20 { throw ValidationError("--audit-log-limit takes 1 to 1048576 (MiB)") }
     }
 
+    func run() throws {
+        let code = VerifyRun(pid: pid, container: container, all: all, root: root, format: json ? .json : format,
+                             noDeep: noDeep, killUnaccounted: killUnaccounted, noAccounting: noAccounting,
+                             auditLogLimit: auditLogLimit, policyFile: policyOptions.policy).run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// What `verify` does, however its command line was read: by ArgumentParser (`Verify`), or, for
+/// `--pid` and `--container`, by `VerifyFastPath` without it.
+struct VerifyRun {
+    typealias Format = Verify.Format
+    var pid: Int32?
+    var container: String?
+    var all = false
+    var root: [String] = []
+    var format: Format = .table
+    var noDeep = false
+    var killUnaccounted = false
+    var noAccounting = false
+    var auditLogLimit = AuditLedger.defaultLimit >> 20
+    var policyFile: String?
+
     var accounting: Bool { all && !noAccounting }
 
-    var effectiveFormat: Format { json ? .json : format }
+    var effectiveFormat: Format { format }
 
-    func run() throws {
-        let code: Int32
+    /// Exit: 0 holds, 1 falls short / unverified / unaccounted, 2 error (its one line on stderr).
+    func run() -> Int32 {
         do throws(WardenError) {
-            code = try verify()
+            return try verify()
         } catch {
             reportError(error, json: effectiveFormat == .json, command: "verify", exit: 2)
             if effectiveFormat == .prometheus {
                 // A textfile collector keeps the last file it read: say the scrape failed rather than leave it stale.
                 try? FileIO.writeAll(fd: 1, Array(Self.prometheusError().utf8), name: "<stdout>")
             }
-            throw ExitCode(2)
+            return 2
         }
-        if code != 0 { throw ExitCode(code) }
     }
 
     func verify() throws(WardenError) -> Int32 {
-        let policy = try Policy.load(explicit: policyOptions.policy)
+        let policy = try Policy.load(explicit: policyFile)
         let verifier = try Verifier(policy: policy, deep: !noDeep)
         // Privileges first: without them nothing can be seen, and an empty answer must not read as "ok".
         try Verifier.requirePrivileges(deep: !noDeep)

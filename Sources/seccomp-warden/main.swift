@@ -1,12 +1,12 @@
 // Entry point. The hook and the runtime wrapper are on every container's critical path, so they
-// are dispatched here before the argument parser is touched.
+// are dispatched here before the argument parser is touched; so is `verify --pid/--container`.
 import WardenHook
 #if canImport(Glibc)
 import Glibc
 #endif
 
 let arguments = CommandLine.arguments
-if let code = FastPath.run(arguments) {
+if let code = FastPath.run(arguments) ?? VerifyFastPath.run(arguments) {
     exit(code)
 }
 // Bare `seccomp-warden` is a usage error like any other (EX_USAGE), not a help page on stdout.

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import WardenJSON
 @testable import WardenPolicy
+@testable import WardenProc
+@testable import WardenSeccomp
 @testable import WardenSpec
 
 /// The verdict cache: a hit gives exactly what computing gives, and nothing an untrusted hand wrote is read.
@@ -100,4 +102,79 @@ func capabilityListsApart() throws {
     }
     #expect(try input(#"["CAP_SYS_ADMIN", "CAP_CHOWN"]"#) != input(#"["CAP_SYS_ADMIN,CAP_CHOWN"]"#))
     #expect(try input(#"["CAP_CHOWN"]"#) == input(#"["CAP_CHOWN"]"#))
+}
+
+@Suite("Verdict cache: bounds and the verifier's chains")
+struct VerdictCacheBoundsTests {
+    func entries(_ dir: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }
+    }
+
+    @Test("past its bound the oldest entries go, down to three quarters; the newest stay readable")
+    func bounded() throws {
+        let dir = try tempDir("cache-bound")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        for i in 0..<20 {
+            cache.write(Array("key \(i)".utf8), [("n", .int(Int64(i)))])
+            // Distinct write times even on a coarse clock: eviction goes by them.
+            var t = [timespec(tv_sec: time(nil) - 100 + i, tv_nsec: 0), timespec(tv_sec: time(nil) - 100 + i, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, dir + "/verdicts/" + fnv1a(Array("key \(i)".utf8)), &t, 0) == 0)
+        }
+        #expect(try entries(dir + "/verdicts").count == 20)
+        let fd = try #require(cache.openTrustedDirectory(create: false))
+        cache.evict(fd, maxEntries: 16)
+        close(fd)
+        let left = try entries(dir + "/verdicts")
+        #expect(left.count == 12, "\(left)")
+        for i in 0..<8 { #expect(cache.read(Array("key \(i)".utf8)) == nil, "key \(i) should be gone") }
+        for i in 8..<20 {
+            let doc = cache.read(Array("key \(i)".utf8))
+            withExtendedLifetime(doc) { #expect(doc?.root["n"]?.int64 == Int64(i), "key \(i) should stay") }
+        }
+        // The byte bound too: 12 entries of a few dozen bytes are over a 100-byte budget.
+        let again = try #require(cache.openTrustedDirectory(create: false))
+        cache.evict(again, maxEntries: 1000, maxBytes: 100)
+        close(again)
+        let bytes = try entries(dir + "/verdicts").map { try FileManager.default.attributesOfItem(atPath: dir + "/verdicts/" + $0)[.size] as! Int }
+        #expect(bytes.reduce(0, +) <= 75 && !bytes.isEmpty, "\(bytes)")
+        // An entry over the per-entry bound is not kept at all.
+        cache.write(Array("huge".utf8), [("blob", .string(String(repeating: "x", count: VerdictCache.maxEntryBytes)))])
+        #expect(cache.read(Array("huge".utf8)) == nil)
+    }
+
+    @Test("the verifier's judgement of a chain that holds is cached (same answer), one that falls short never is")
+    func chains() throws {
+        let dir = try tempDir("cache-chain")
+        defer { cleanup(dir) }
+        let policy = try Policy.builtin()
+        var judge = try ChainJudge(policy: policy, config: nil)
+        judge.cache = VerdictCache(directory: dir + "/verdicts")
+        let injected = try Compiler.compile(try Tighten.tighten(nil, policy: policy).profile)
+        let weak = try Compiler.compile(try #require(try Bundle.loadConfig(Repo.sample("weak-allow")).seccomp()))
+        let first = judge.judge([injected])
+        #expect(first.findings.isEmpty && first.undecided.isEmpty)
+        #expect(try entries(dir + "/verdicts").count == 1)
+        let key = judge.cacheKey([injected])
+        let entry = judge.cache?.read(key)
+        withExtendedLifetime(entry) { #expect(entry?.root["holds"]?.bool == true) }
+        let second = judge.judge([injected])
+        #expect(second.findings.isEmpty && second.proofs == first.proofs)
+        // Falls short: found every time, nothing written.
+        #expect(judge.judge([weak]).findings.contains { $0.name == "keyctl" })
+        #expect(judge.judge([weak]).findings.contains { $0.name == "keyctl" })
+        #expect(try entries(dir + "/verdicts").count == 1)
+        // One instruction changed, another filter in the chain, other routes: other keys.
+        var changed = injected
+        changed.instructions[changed.instructions.count - 1].k ^= 1
+        #expect(judge.cacheKey([changed]) != key)
+        #expect(judge.cacheKey([injected, injected]) != key)
+        let fewer = ChainJudge(routes: Array(judge.routes.dropLast()))
+        #expect(fewer.cacheKey([injected]) != key)
+        // A forged "holds" for the weak chain under another input is a miss: the weak chain is still found short.
+        let weakKey = judge.cacheKey([weak])
+        try #"{"input": "chain v1 forged", "holds": true}"#.write(toFile: dir + "/verdicts/" + fnv1a(weakKey), atomically: false, encoding: .utf8)
+        chmod(dir + "/verdicts/" + fnv1a(weakKey), 0o600)
+        #expect(judge.judge([weak]).findings.contains { $0.name == "keyctl" })
+    }
 }

@@ -143,6 +143,15 @@ struct VerifyTests {
         // The profile's own denials are not findings.
         #expect(!r.stdout.contains("syscall reboot"), "\(r.stdout)")
         expectRunningUntraced(c)
+        // `verify --pid` is read without ArgumentParser (VerifyFastPath); an option the fast path leaves
+        // to ArgumentParser (--audit-log-limit) takes the old way: the same output and exit code.
+        for format in [["--json"], ["--format", "table"]] {
+            let fast = try warden(["verify", "--pid", String(c.pid)] + format)
+            let parsed = try warden(["verify", "--pid", String(c.pid), "--audit-log-limit", "64"] + format)
+            #expect(fast.status == 1 && parsed.status == 1, "\(fast.stderr) \(parsed.stderr)")
+            #expect(fast.stdout == parsed.stdout && fast.stderr == parsed.stderr)
+        }
+        expectRunningUntraced(c)
 
         let e = try warden(["explain", "--pid", String(c.pid), "--syscall", "keyctl"])
         #expect(e.status == 0, "\(e.stderr)")
@@ -302,6 +311,16 @@ struct VerifyTests {
         #expect(r.stderr.contains("no container"), "\(r.stderr)")
         let p = try warden(["verify", "--pid", "999999999"])
         #expect(p.status == 2, "\(p.stderr)")
+        // The fast path's errors are ArgumentParser's path's, word for word.
+        let parsed = try warden(["verify", "--pid", "999999999", "--audit-log-limit", "64"])
+        #expect(parsed.status == 2 && parsed.stderr == p.stderr, "\(parsed.stderr) / \(p.stderr)")
+        let fastPrometheus = try warden(["verify", "--pid=999999999", "--format=prometheus"])
+        #expect(fastPrometheus.status == 2 && fastPrometheus.stdout.contains("seccomp_warden_scrape_error 1"), "\(fastPrometheus.stdout)")
+        // Lines the fast path leaves to ArgumentParser still get its usage errors (exit 64).
+        for line in [["verify", "--pid", "x"], ["verify", "--pid", "1", "--bogus"]] {
+            let u = try warden(line)
+            #expect(u.status == 64, "\(line): \(u.status) \(u.stderr)")
+        }
         let both = try warden(["verify", "--all", "--pid", "1"])
         #expect(both.status != 0 && both.status != 1)
     }
