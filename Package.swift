@@ -32,6 +32,13 @@ let package = Package(
         .executableTarget(name: "warden-bench", dependencies: ["WardenPolicy", "WardenSpec", "WardenJSON"]),
         // libFuzzer targets (scripts/fuzz); a plain build replays corpus files.
         .executableTarget(name: "warden-fuzz", dependencies: ["WardenPolicy", "WardenSeccomp", "WardenSpec", "WardenJSON"]),
+        // Unit tests: no root, no runtime, no container; seconds (`scripts/test --unit`). Its Support.swift
+        // is a link to the integration target's; ArgvTable.swift and RandomProfiles.swift are linked the other way.
+        .testTarget(
+            name: "WardenUnitTests",
+            dependencies: ["WardenHook", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenSeccomp", "WardenProc"]
+        ),
+        // Integration tests: root, real runc, crun, podman, dockerd, containerd.
         .testTarget(
             name: "WardenTests",
             dependencies: ["WardenHook", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenSeccomp", "WardenProc"]

@@ -76,3 +76,11 @@ int sw_pidfd_send_signal(int pidfd, int sig) {
     long rc = syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
     return rc < 0 ? -errno : 0;
 }
+
+const char *sw_build_commit(void) {
+#ifdef SW_BUILD_COMMIT
+    return SW_BUILD_COMMIT;
+#else
+    return "unknown";
+#endif
+}

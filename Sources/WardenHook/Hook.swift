@@ -54,7 +54,7 @@ public enum Hook {
             }
             switch e.verdict {
             case .injected, .tightened:
-                if policy.mode == .audit {
+                if !policy.mode.writesProfiles {
                     record("audit-only", e.changes.map(\.description), "would be \(e.verdict.rawValue)")
                     try FileIO.writeAll(fd: 1, input, name: "<stdout>")
                     return 0
@@ -62,8 +62,8 @@ public enum Hook {
                 config.setSeccomp(e.profile!)
                 try FileIO.writeAll(fd: 1, config.document.serialized(.compact), name: "<stdout>")
             case .denied:
-                record(policy.mode == .audit ? "audit-only" : "denied", [], e.reason)
-                if policy.mode == .enforce {
+                record(policy.mode.refuses ? "denied" : "audit-only", [], e.reason)
+                if policy.mode.refuses {
                     printErr("seccomp-warden: refused by policy: \(e.reason ?? "")")
                     return 1
                 }
@@ -77,10 +77,10 @@ public enum Hook {
         } catch {
             // A config that does not parse still names its container where it can.
             let who = (try? JSONDocument(bytes: input, name: "<stdin config>")).map { ContainerIdentity.of(OCIConfig(document: $0)) }
-            AuditLog.record(policy: policy, stage: stage, id: who?.id, bundle: who?.bundle, decision: policy.mode == .audit ? "audit-only" : "denied",
+            AuditLog.record(policy: policy, stage: stage, id: who?.id, bundle: who?.bundle, decision: policy.mode.refuses ? "denied" : "audit-only",
                             summary: [], reason: "\(error)", idFrom: who?.idFrom)
             printErr("seccomp-warden hook precreate: \(error)")
-            if policy.mode == .audit { try? FileIO.writeAll(fd: 1, input, name: "<stdout>"); return 0 }
+            if !policy.mode.refuses { try? FileIO.writeAll(fd: 1, input, name: "<stdout>"); return 0 }
             return error.exitCode
         }
     }
@@ -113,7 +113,7 @@ public enum Hook {
                     : e.verdict == .injected ? ["no seccomp profile"] : e.changes.map(\.description)
                 let reason = "container \(state.id): seccomp profile falls short of the policy: " + findings.prefix(3).joined(separator: "; ")
                     + (findings.count > 3 ? "; and \(findings.count - 3) more" : "")
-                if policy.mode == .audit {
+                if !policy.mode.refuses {
                     record("audit-only", findings, reason)
                     return 0
                 }
@@ -122,67 +122,96 @@ public enum Hook {
                 return 1
             }
         } catch {
-            record(policy.mode == .audit ? "audit-only" : "denied", [], "\(error)")
+            record(policy.mode.refuses ? "denied" : "audit-only", [], "\(error)")
             printErr("seccomp-warden hook \(stage): \(error)")
-            return policy.mode == .audit ? 0 : error.exitCode
+            return policy.mode.refuses ? error.exitCode : 0
         }
     }
 
     /// poststart: the container's process, seen from the host. runc 1.1.5 runs this inside
-    /// `create`, when only the init's main thread has its filter, so the main thread is what is
-    /// checked here; `verify` checks every thread of a running container. crun ignores a failing
-    /// poststart hook, so in enforce mode a failure also kills the container's process.
+    /// `create` (state `created`), when only the init's main thread has its filter and the init waits
+    /// for the hook before it execs, so the main thread is what is checked here, at once; `verify`
+    /// checks every thread of a running container. crun 1.8.1 runs it (state `running`) as soon as
+    /// its init is ready, possibly before that init has loaded its filter and exec'd: the hook waits
+    /// (bounded, `$SECCOMP_WARDEN_POSTSTART_WAIT_MS`) until the process no longer runs the runtime's
+    /// file. crun ignores a failing poststart hook, so in enforce mode a failure also kills the
+    /// container's process.
     static func poststart(_ input: [UInt8], policy: Policy) -> Int32 {
         let stage = "poststart"
         var id: String? = nil, bundle: String? = nil, pid: Int32? = nil
+        // Held from the first look to the kill: a pid reused while we wait is never judged or killed.
+        var pidfd: Int32? = nil
+        defer { if let pidfd { close(pidfd) } }
+        func unverifiedExit(_ pid: Int32, _ when: String) -> Int32 {
+            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
+                            reason: "pid \(pid) exited \(when)")
+            return 0
+        }
         do throws(WardenError) {
             let state = try OCIState(document: try JSONDocument(bytes: input, name: "<stdin state>"))
             id = state.id
             bundle = state.bundle
             pid = state.pid
             guard let pid = state.pid else { throw WardenError.input("the state has no pid", file: "<stdin state>", path: .root / "pid") }
+            // The wait leaves the verifier at least half of what is left of the hook's deadline (FastPath),
+            // which ends the hook without judging or killing anything.
+            var budget = try ProcessStart.budgetMillis()
+            var timer = itimerval()
+            if getitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer) == 0, timer.it_value.tv_sec > 0 || timer.it_value.tv_usec > 0 {
+                budget = min(budget, (Int(timer.it_value.tv_sec) * 1000 + Int(timer.it_value.tv_usec) / 1000) / 2)
+            }
             let config = try Bundle.open(state.bundle, writers: .rootAndSelf).config
             if let ex = policy.exemption(for: try config.annotations()) {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "exempt", summary: [], reason: ex.reason)
                 return 0
             }
             // A short-lived container may be gone before poststart runs (crun): nothing to check, and we say so.
-            if !ContainerProcesses.isLive(pid) {
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
-                                reason: "pid \(pid) exited before poststart could check it")
-                return 0
+            pidfd = ProcessStart.open(pid)
+            guard ContainerProcesses.isLive(pid) else { return unverifiedExit(pid, "before poststart could check it") }
+            guard let fd = pidfd else { throw WardenError.system("cannot open a pidfd for pid \(pid), which is alive: nothing was verified") }
+            var findings = [String]()
+            var report: VerifyReport? = nil
+            // Only a runtime that has started the process can be waited for: runc's init execs after the hook.
+            let outcome = state.status == "created" ? .execd(waited: nil)
+                : ProcessStart.waitForExec(pid: pid, pidfd: fd, runtime: getppid(), millis: budget)
+            var waited = [String]()
+            switch outcome {
+            case .exited: return unverifiedExit(pid, "before it exec'd the container's program")
+            case .stillRuntime(let evidence): findings = ["process start: unverified: \(evidence)"]
+            case .execd(let w):
+                if let w { waited = ["process start: ok: \(w)"] }
+                // The verifier: /proc for the main thread (runc's poststart runs before the init's other
+                // threads have their filter), and the loaded BPF emulated against the site's deny rules.
+                let verifier = try Verifier(policy: policy)
+                verifier.mainThreadsOnly = true
+                let r = try verifier.verify(pid: pid, config: config, container: nil)
+                // Unverified (a task that could not be stopped or read) fails like a finding.
+                findings = r.failures.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }
+                report = r
             }
-            // The verifier: /proc for the main thread (runc's poststart runs before the init's other
-            // threads have their filter), and the loaded BPF emulated against the site's deny rules.
-            let verifier = try Verifier(policy: policy)
-            verifier.mainThreadsOnly = true
-            let report = try verifier.verify(pid: pid, config: config, container: nil)
-            // Unverified (a task that could not be stopped or read) fails like a finding.
-            let findings = report.failures.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }
-            if findings.isEmpty {
+            if findings.isEmpty, let report {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "compliant",
-                                summary: report.checks.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }, reason: nil)
+                                summary: waited + report.checks.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }, reason: nil)
                 return 0
             }
             let reason = "container \(state.id): " + findings.joined(separator: "; ")
-            if policy.mode == .audit {
+            if !policy.mode.refuses {
                 AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "audit-only", summary: findings, reason: reason)
                 return 0
             }
-            kill(pid, SIGKILL)
+            ProcessStart.kill(fd)
             AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "denied", summary: findings,
                             reason: reason + " (process killed)")
             printErr("seccomp-warden: \(reason); the container's process was killed")
             return 1
         } catch {
             // The process may exit while we look (a short-lived container under crun): that is not a finding.
-            if let pid, !ContainerProcesses.isLive(pid) {
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
-                                reason: "pid \(pid) exited while poststart was checking it")
-                return 0
+            if let pid, !ContainerProcesses.isLive(pid) { return unverifiedExit(pid, "while poststart was checking it") }
+            let audit = !policy.mode.refuses
+            if !audit, let pid {
+                // Through the pidfd when we hold one: the pid may name another process by now.
+                if let pidfd { ProcessStart.kill(pidfd) } else { kill(pid, SIGKILL) }
             }
-            let audit = policy.mode == .audit
-            if !audit, let pid { kill(pid, SIGKILL) }
             AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: audit ? "audit-only" : "denied", summary: [], reason: "\(error)")
             printErr("seccomp-warden hook poststart: \(error)")
             return audit ? 0 : error.exitCode

@@ -10,7 +10,7 @@ public struct HookCommandLine: Equatable, Sendable {
     public enum Parsed: Equatable, Sendable {
         case run(HookCommandLine)
         case help
-        /// A bad command line: the message, for stderr; the hook exits 2.
+        /// A bad command line: the message, for stderr; the hook exits 64 (EX_USAGE, as every usage error).
         case error(String)
     }
 
@@ -33,7 +33,7 @@ public struct HookCommandLine: Equatable, Sendable {
                            /etc/seccomp-warden/policy.json, else built-in)
           -h, --help       this text
         An unknown stage or option, a missing value or a second --policy
-        exits 2 before stdin is read. In audit mode a finding is logged and
+        exits 64 before stdin is read. In audit mode a finding is logged and
         the container runs. Each decision is one JSON line in the audit log
         ($SECCOMP_WARDEN_AUDIT_LOG, the policy's auditLog, else
         /var/log/seccomp-warden/audit.log).
@@ -93,7 +93,7 @@ public struct HookCommandLine: Equatable, Sendable {
             // A hook file with a wrong line stops every container it is called for: say so where they are traced.
             AuditLog.record(policy: nil, stage: "hook", id: nil, bundle: nil, decision: "denied", summary: [],
                             reason: "bad hook command line: \(message)")
-            return 2
+            return 64
         case .run(let line):
             return Hook.run(line)
         }

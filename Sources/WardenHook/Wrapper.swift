@@ -108,11 +108,11 @@ public enum Wrapper {
     }
 
     /// A command line the wrapper cannot read as the runtime would: the container does not start
-    /// (in audit mode it is logged and the runtime runs unchanged, as with a config it cannot read).
+    /// (in audit and observe mode it is logged and the runtime runs unchanged, as with a config it cannot read).
     static func refuseArguments(_ reason: String, _ inv: RuntimeCLI.Invocation, runtime: String) -> String? {
         let policy = try? Policy.load()
         let message = "cannot read the command line as \(runtime) would, so cannot tell which config.json it reads: \(reason)"
-        let audit = policy?.mode == .audit
+        let audit = policy.map { !$0.mode.refuses } ?? false
         AuditLog.record(policy: policy, stage: "wrapper-\(runtime)", id: inv.containerID, bundle: nil,
                         decision: audit ? "audit-only" : "denied", summary: [], reason: message, idFrom: "argv")
         return audit ? nil : message
@@ -145,22 +145,22 @@ public enum Wrapper {
             let e = try Evaluation.evaluate(config, policy: policy!, cache: .standard())
             switch e.verdict {
             case .injected, .tightened:
-                if policy!.mode == .audit {
+                if !policy!.mode.writesProfiles {
                     record("audit-only", e.changes.map(\.description), "would be \(e.verdict.rawValue)")
                     return nil
                 }
                 config.setSeccomp(e.profile!)
                 digest = try opened.replace(with: config.document.serialized(.indented))
             case .denied:
-                let decision = policy!.mode == .audit ? "audit-only" : "denied"
+                let decision = policy!.mode.refuses ? "denied" : "audit-only"
                 record(decision, [], e.reason)
-                return policy!.mode == .audit ? nil : "refused by policy: \(e.reason ?? "")"
+                return policy!.mode.refuses ? "refused by policy: \(e.reason ?? "")" : nil
             default: break
             }
             record(e.verdict.rawValue, e.changes.map(\.description), e.reason)
             return nil
         } catch {
-            let audit = policy?.mode == .audit
+            let audit = policy.map { !$0.mode.refuses } ?? false
             record(audit ? "audit-only" : "denied", [], "\(error)")
             return audit ? nil : "\(error)"
         }

@@ -42,11 +42,29 @@ public struct WardenError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// `FILE[:line:column][: PATH]: message`; without a file (a command-line value) the message alone,
+    /// never a made-up name: every reader names its file, or `<stdin>`.
     public var description: String {
-        var head = file ?? "<input>"
-        if let location { head += ":\(location.line):\(location.column)" }
-        if let path, !path.isRoot { head += ": \(path)" }
-        return "\(head): \(message)"
+        var head = file ?? ""
+        if let location { head += "\(head.isEmpty ? "" : ":")\(location.line):\(location.column)" }
+        if let path, !path.isRoot { head += "\(head.isEmpty ? "" : ": ")\(path)" }
+        return head.isEmpty ? message : "\(head): \(message)"
+    }
+
+    /// The error under `--json`, on stdout: `{"schema":N,"error":{"file","line","column","path","message"},"exit":N}`
+    /// (null where unknown; `exit` the code the command exits with), so a machine reading stdout gets JSON whatever happened.
+    public func json(schema: Int, exit: Int32? = nil) -> JSON {
+        .object([
+            ("schema", .int(Int64(schema))),
+            ("error", .object([
+                ("file", file.map { .string($0) } ?? .null),
+                ("line", location.map { .int(Int64($0.line)) } ?? .null),
+                ("column", location.map { .int(Int64($0.column)) } ?? .null),
+                ("path", path.flatMap { $0.isRoot ? nil : .string("\($0)") } ?? .null),
+                ("message", .string(message)),
+            ])),
+            ("exit", .int(Int64(exit ?? exitCode))),
+        ])
     }
 
     /// The same error with the file named, for layers that decode before they know the file.

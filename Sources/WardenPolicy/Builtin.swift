@@ -13,6 +13,10 @@ public struct Route: Hashable, Sendable, CustomStringConvertible {
         self.action = action
     }
 
+    /// What the proof requires of every call on this route: a denial (EPERM floor), or for an observed
+    /// route (the policy logs it: SCMP_ACT_LOG) a log or anything stricter.
+    public var floor: RuleAction { action.action == .log ? RuleAction(.log) : Builtin.eperm }
+
     public var description: String {
         let c = conditions.map { a in
             a.op == .maskedEqual ? "arg\(a.index) & 0x\(String(a.value, radix: 16)) == 0x\(String(a.valueTwo ?? 0, radix: 16))"

@@ -15,7 +15,7 @@ public struct Gap: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         let what = route.map(\.description) ?? "syscalls newer than libseccomp"
-        let required = "a denial (ERRNO or stricter)"
+        let required = route.map { $0.floor.action == .log } == true ? "a log or a denial (SCMP_ACT_LOG or stricter)" : "a denial (ERRNO or stricter)"
         switch result {
         case .fallsShort(let d, let got):
             let args = d.args.map { "0x" + String($0, radix: 16) }.joined(separator: ",")
@@ -54,6 +54,7 @@ public enum Guarantee {
     public static func gaps(_ chain: [BPFProgram], routes: [Route], runtime: RuntimeReading) -> [Gap] {
         var out = [Gap]()
         let deny = FilterReturn(Compiler.actionValue(Builtin.eperm))
+        let log = FilterReturn(Compiler.actionValue(RuleAction(.log)))
         // Calls newer than libseccomp only need not to run: a profile's own ERRNO(0) default is its business.
         let notRun = FilterReturn(Compiler.actionValue(RuleAction(.errno, errnoRet: 0)))
         for arch in abis {
@@ -65,8 +66,9 @@ public enum Guarantee {
                 guard let nr = Syscalls.number(route.syscall, arch: arch) else { continue }
                 // Denied is the promise: ERRNO with an errno, or stricter (a KILL_PROCESS rule met by the
                 // KILL_THREAD libseccomp gives architectures a profile leaves out still denies).
+                // An observed route (SCMP_ACT_LOG) promises "logged or denied".
                 let r = Prover.prove(chain, arch: audit, nr: UInt32(bitPattern: nr), conditions: route.conditions,
-                                     narrowArgs: narrow, atLeast: deny)
+                                     narrowArgs: narrow, atLeast: route.floor.action == .log ? log : deny)
                 if r != .holds { out.append(Gap(route: route, arch: arch, runtime: runtime, result: r)) }
             }
         }

@@ -7,8 +7,16 @@ public struct Policy {
     public enum Mode: String, CaseIterable, Sendable {
         /// Tighten where we can; refuse (stop the container) where we cannot.
         case enforce
-        /// Decide and log the same, but never stop a container.
+        /// Decide and log the same, but never stop a container and never change its profile.
         case audit
+        /// Write SCMP_ACT_LOG where the baseline would deny: the workload runs as before, the kernel
+        /// logs each call the baseline would deny (`seccomp-warden report`); never stop a container.
+        case observe
+
+        /// Whether a container the policy refuses is stopped (enforce), or only logged.
+        public var refuses: Bool { self == .enforce }
+        /// Whether profiles are written (enforce: denials; observe: LOG rules), or only logged (audit).
+        public var writesProfiles: Bool { self != .audit }
     }
 
     /// What to do with a container profile whose defaultAction is SCMP_ACT_ALLOW.
@@ -33,6 +41,13 @@ public struct Policy {
     public var injectSource: DockerProfile? = nil
     /// Rules no container may escape, as a profile whose default allows.
     public var deny: [LinuxSyscall]
+    /// For each rule of `deny`, where the user wrote it: the policy's `deny[N]` (its `names` are the
+    /// user's `names` when the rule is theirs as written), so errors name the entry written, not the one
+    /// after expansion.
+    var denyOrigins: [(path: JSONPath, names: [String]?)] = []
+    /// Syscalls whose deny rules log (SCMP_ACT_LOG) instead of denying: `"action": "log"` entries.
+    /// Under `mode: observe` every deny rule logs.
+    public var logged: Set<String> = []
     /// Deny sets named by file in Docker/podman format: converted again for each container's own
     /// capabilities, after the policy's other deny rules (`denyBase`).
     public var denySources: [DockerProfile] = []
@@ -41,7 +56,36 @@ public struct Policy {
     /// The deny rules for one container: the fixed ones plus each Docker-format set converted for it.
     public func deny(for context: ConversionContext) throws(WardenError) -> [LinuxSyscall] {
         var out = denyBase
-        for source in denySources { out += Policy.denials(try source.convert(context)) }
+        for source in denySources { out += observed(Policy.denials(try source.convert(context))) }
+        return out
+    }
+
+    /// Whether every deny rule logs instead of denying.
+    public var logsAll: Bool { mode == .observe }
+
+    /// `rules` with SCMP_ACT_LOG for the syscalls the policy observes (every one under `mode: observe`):
+    /// a rule naming some of them is split in two.
+    public func observed(_ rules: [LinuxSyscall]) -> [LinuxSyscall] {
+        Self.observed(rules.map { ($0, 0) }, all: logsAll, logged: logged).map(\.0)
+    }
+
+    static func observed(_ rules: [(LinuxSyscall, Int)], all logsAll: Bool, logged: Set<String>) -> [(LinuxSyscall, Int)] {
+        guard logsAll || !logged.isEmpty else { return rules }
+        var out = [(LinuxSyscall, Int)]()
+        // Under observe, an ENOSYS answer (clone3: glibc then falls back to clone, whose flags are
+        // logged) stays: it changes nothing a caller notices, and logging it would report every
+        // thread a program starts. A syscall named in a "log" entry logs whatever its answer.
+        func logs(_ name: String, _ rule: LinuxSyscall) -> Bool {
+            logged.contains(name) || (logsAll && !rule.ruleAction.sameEffect(Builtin.enosys))
+        }
+        for (rule, origin) in rules {
+            let logging = rule.names.filter { logs($0, rule) }
+            let denying = rule.names.filter { !logs($0, rule) }
+            if !denying.isEmpty { var d = rule; d.names = denying; out.append((d, origin)) }
+            if !logging.isEmpty {
+                out.append((LinuxSyscall(names: logging, action: .log, args: rule.args), origin))
+            }
+        }
         return out
     }
 

@@ -81,7 +81,7 @@ extension Policy {
         if let i = root["inject"] {
             if let s = i.string {
                 if s != "builtin" {
-                    let doc = try files.document(s, role: "inject")
+                    let doc = try Self.included(files, s, field: i.path, role: "inject")
                     do { (injectOverride, injectSource) = try Self.readInject(doc.root) } catch { throw error.inFile(s) }
                 }
             } else {
@@ -92,43 +92,79 @@ extension Policy {
         // deny: a list of rules; the string "builtin" in it stands for the built-in deny rules, any
         // other string for a profile file (runtime-spec, Docker or podman format) whose denying rules
         // are added; a Docker-format one is converted for each container's own capabilities.
+        // {"capability": NAME, "action": "log"} or a rule with "action": "log" (or SCMP_ACT_LOG): those
+        // syscalls are logged instead of denied, wherever else the list denies them.
         deny = Builtin.denyRules
+        var rules = deny.map { ($0, JSONPath.root / "deny", [String]?.none) }
         if let d = root["deny"] {
-            deny = []
-            var base = [LinuxSyscall]()
+            rules = []
+            var base = [Bool]()
             for item in try d.expectArray() {
-                if item.string == "builtin" { deny += Builtin.denyRules; base += Builtin.denyRules; continue }
+                func add(_ new: [LinuxSyscall], own: [String]? = nil, fixed: Bool = true) {
+                    rules += new.map { ($0, item.path, own) }
+                    base += new.map { _ in fixed }
+                }
+                if item.string == "builtin" { add(Builtin.denyRules); continue }
                 // "capability:NAME": one capability of the built-in baseline, with every route to it.
                 if let s = item.string, s.hasPrefix("capability:") {
-                    guard let c = Builtin.capability(named: String(s.dropFirst("capability:".count))) else {
-                        throw .input("unknown capability \"\(s.dropFirst("capability:".count))\" (known: \(Builtin.capabilities.map(\.name).joined(separator: ", ")))",
-                                     path: item.path)
-                    }
-                    let rules = Builtin.rules(c.routes)
-                    deny += rules
-                    base += rules
+                    add(Builtin.rules(try Self.capability(String(s.dropFirst("capability:".count)), path: item.path).routes))
                     continue
                 }
                 if let file = item.string {
-                    let doc = try files.document(file, role: item.path.description)
+                    let doc = try Self.included(files, file, field: item.path, role: item.path.description)
                     do {
                         let converted = try loadProfile(node: doc.root, context: .dockerDefault)
-                        deny += Self.denials(converted)
-                        if DockerProfile.isDockerFormat(doc.root) { denySources.append(try DockerProfile(node: doc.root)) }
-                        else { base += Self.denials(converted) }
+                        let docker = DockerProfile.isDockerFormat(doc.root)
+                        add(Self.denials(converted), fixed: !docker)
+                        if docker { denySources.append(try DockerProfile(node: doc.root)) }
                     } catch { throw error.inFile(file) }
                     continue
                 }
-                let rule = try LinuxSyscall(node: item)
+                if let c = item["capability"] {
+                    try item.rejectUnknownKeys(["capability", "action", "comment"], what: "a capability entry")
+                    let cap = try Self.capability(try c.expectString(), path: c.path)
+                    if let a = item["action"] {
+                        guard try a.expectString() == "log" else {
+                            throw .input("a capability entry's action must be \"log\" (leave it out to deny)", path: a.path)
+                        }
+                        logged.formUnion(cap.routes.map(\.syscall))
+                    }
+                    add(Builtin.rules(cap.routes))
+                    continue
+                }
+                let rule: LinuxSyscall
+                if let a = item["action"], let s = a.string, s == "log" || s == SeccompAction.log.rawValue {
+                    // Logged, not denied: parsed as a denial, then turned into SCMP_ACT_LOG with the rest.
+                    try item.rejectUnknownKeys(["names", "action", "args", "comment"], what: "a logged rule")
+                    guard let n = item["names"] else { throw .input("missing required field names", path: item.path / "names") }
+                    var r = LinuxSyscall(names: [], action: .errno)
+                    for name in try n.expectArray() { r.names.append(try name.expectString(nonEmpty: true)) }
+                    if r.names.isEmpty { throw .input("must list at least one syscall", path: n.path) }
+                    if let list = item["args"], !list.isNull {
+                        var out = [LinuxSeccompArg]()
+                        for arg in try list.expectArray() { out.append(try LinuxSeccompArg(node: arg)) }
+                        r.args = out
+                    }
+                    logged.formUnion(r.names)
+                    rule = r
+                } else {
+                    rule = try LinuxSyscall(node: item)
+                }
                 guard rule.action.strictness >= SeccompAction.errno.strictness else {
-                    throw .input("a deny rule must deny: use SCMP_ACT_ERRNO, SCMP_ACT_TRAP or SCMP_ACT_KILL*, not \(rule.action.rawValue)",
+                    throw .input("a deny rule must deny: use SCMP_ACT_ERRNO, SCMP_ACT_TRAP or SCMP_ACT_KILL*, or \"log\" to log it, not \(rule.action.rawValue)",
                                  path: item.path / "action")
                 }
-                deny.append(rule)
-                base.append(rule)
+                add([rule], own: rule.names)
             }
-            denyBase = base
+            // Observed syscalls log, in every rule that names them (the rules kept their origins).
+            let out = Self.observed(rules.indices.map { (rules[$0].0, $0) }, all: mode == .observe, logged: logged)
+            deny = out.map(\.0)
+            denyOrigins = out.map { (rules[$0.1].1, rules[$0.1].2) }
+            denyBase = out.filter { base[$0.1] }.map(\.0)
         } else {
+            let out = Self.observed(rules.indices.map { (rules[$0].0, $0) }, all: mode == .observe, logged: logged)
+            deny = out.map(\.0)
+            denyOrigins = out.map { _ in (JSONPath.root, nil) }
             denyBase = deny
         }
         forbiddenFlags = [.specAllow]
@@ -155,6 +191,28 @@ extension Policy {
         try validate(root: root)
     }
 
+    /// A file the policy names, read as the policy is: a file that cannot be read is reported at the
+    /// policy's field that names it (`deny[2]: the file it names, /etc/…/x.json: cannot open: …`).
+    static func included(_ files: PolicyFileReader, _ name: String, field: JSONPath, role: String) throws(WardenError) -> JSONDocument {
+        let bytes: [UInt8]
+        do { bytes = try files.read(name, role: role) } catch {
+            var e = error
+            e.message = "the file it names, \(e.file ?? name): \(e.message)"
+            e.file = nil
+            e.path = field
+            throw e
+        }
+        return try JSONDocument(bytes: bytes, name: name)
+    }
+
+    /// A capability of the built-in baseline by name.
+    static func capability(_ name: String, path: JSONPath) throws(WardenError) -> Capability {
+        guard let c = Builtin.capability(named: name) else {
+            throw .input("unknown capability \"\(name)\" (known: \(Builtin.capabilities.map(\.name).joined(separator: ", ")))", path: path)
+        }
+        return c
+    }
+
     /// `inject` from either format; a Docker/podman-format one is kept for per-container conversion.
     static func readInject(_ node: JSONNode) throws(WardenError) -> (LinuxSeccomp, DockerProfile?) {
         let profile = try loadProfile(node: node, context: .dockerDefault)
@@ -165,14 +223,17 @@ extension Policy {
     func validate(root: JSONNode) throws(WardenError) {
         var unconditional = [String: RuleAction]()
         for (i, rule) in deny.enumerated() {
-            for (j, name) in rule.names.enumerated() {
+            // The entry the user wrote (deny[N], and its names[J] when the rule is theirs as written).
+            let origin = i < denyOrigins.count ? denyOrigins[i] : (path: JSONPath.root / "deny" / i, names: rule.names)
+            for name in rule.names {
                 if !Syscalls.isKnown(name) {
-                    throw .input("unknown syscall \"\(name)\" (libseccomp does not know it)", path: .root / "deny" / i / "names" / j)
+                    let j = origin.names?.firstIndex(of: name)
+                    throw .input("unknown syscall \"\(name)\" (libseccomp does not know it)", path: j.map { origin.path / "names" / $0 } ?? origin.path)
                 }
                 if (rule.args ?? []).isEmpty {
                     if let prior = unconditional[name], !prior.sameEffect(rule.ruleAction) {
                         throw .input("contradictory rules: \(name) is denied with \(prior) and with \(rule.ruleAction)",
-                                     path: .root / "deny" / i)
+                                     path: origin.path)
                     }
                     unconditional[name] = rule.ruleAction
                 }

@@ -115,7 +115,10 @@ public enum Tighten {
             var seen = Set<String>()
             for gap in gaps {
                 guard let name = gap.syscall, seen.insert(name).inserted else { continue }
-                var worst = routes.filter { $0.syscall == name }.map(\.action).reduce(Builtin.eperm) { $0.stricter($1) }
+                let floors = routes.filter { $0.syscall == name }.map(\.action)
+                // An observed syscall (every route LOG) is closed with LOG, its floor; any other with a denial.
+                var worst = !floors.isEmpty && floors.allSatisfy { $0.action == .log } ? RuleAction(.log)
+                    : floors.reduce(Builtin.eperm) { $0.stricter($1) }
                 if let own = decisions.first(where: { $0.name == name })?.decision {
                     for act in own.rules.map(\.action) + [own.otherwise] where act.strictness > worst.strictness { worst = act }
                 }

@@ -65,44 +65,6 @@ public struct ConversionContext: Sendable {
     static let hostArchitectures: Set<SeccompArch> = [.x86_64, .aarch64, .mips64, .mips64n32, .mipsel64, .mipsel64n32,
                                                      .ppc64, .ppc64le, .s390x, .riscv64]
 
-    /// The name `includes.arches` / `excludes.arches` use for an architecture: libseccomp-golang's
-    /// `ScmpArch.String()`, which Docker matches against (amd64, arm64, x86, …).
-    public static func dockerName(_ arch: SeccompArch) -> String? {
-        switch arch {
-        case .x86: "x86"
-        case .x86_64: "amd64"
-        case .x32: "x32"
-        case .arm: "arm"
-        case .aarch64: "arm64"
-        case .mips: "mips"
-        case .mips64: "mips64"
-        case .mips64n32: "mips64n32"
-        case .mipsel: "mipsel"
-        case .mipsel64: "mipsel64"
-        case .mipsel64n32: "mipsel64n32"
-        case .ppc: "ppc"
-        case .ppc64: "ppc64"
-        case .ppc64le: "ppc64le"
-        case .s390: "s390"
-        case .s390x: "s390x"
-        case .parisc: "parisc"
-        case .parisc64: "parisc64"
-        case .riscv64: "riscv64"
-        }
-    }
-
-    /// An architecture as a user names it: `SCMP_ARCH_X86_64`, Docker's `amd64`, Go's `386`, or
-    /// the kernel's `x86_64` / `aarch64` / `i386`.
-    public static func parseArch(_ s: String) -> SeccompArch? {
-        if let a = SeccompArch(rawValue: s) ?? SeccompArch(rawValue: "SCMP_ARCH_" + s.uppercased()) { return a }
-        switch s.lowercased() {
-        case "amd64": return .x86_64
-        case "arm64": return .aarch64
-        case "386", "i386", "i686": return .x86
-        default: return SeccompArch.allCases.first { dockerName($0) == s.lowercased() }
-        }
-    }
-
     /// This machine's kernel release, as uname(2) reports it.
     public static func hostRelease() -> String? {
         var u = utsname()
@@ -133,7 +95,7 @@ extension DockerProfile {
         var out = LinuxSeccomp(defaultAction: defaultAction, defaultErrnoRet: defaultErrnoRet,
                                architectures: architectures, flags: flags,
                                listenerPath: listenerPath, listenerMetadata: listenerMetadata)
-        let archName = ConversionContext.dockerName(context.arch) ?? ""
+        let archName = context.arch.dockerName
         if let archMap, let entry = archMap.first(where: { $0.architecture == context.arch.rawValue }) {
             var list = [context.arch]
             for (i, sub) in entry.subArchitectures.enumerated() {

@@ -87,6 +87,38 @@ public enum SeccompArch: String, CaseIterable, Sendable {
         String(rawValue.dropFirst("SCMP_ARCH_".count)).lowercased()
     }
 
+    /// The name `includes.arches` / `excludes.arches` of a Docker profile use: libseccomp-golang's
+    /// `ScmpArch.String()`, which Docker matches against (amd64, arm64, x86, …).
+    public var dockerName: String {
+        switch self {
+        case .x86_64: "amd64"
+        case .aarch64: "arm64"
+        default: libseccompName
+        }
+    }
+
+    /// Other names users give an architecture on the command line: the kernel's `uname -m` and Go's
+    /// GOARCH. With `rawValue`, `libseccompName` and `dockerName`, the one table every command reads.
+    static let aliases: [String: SeccompArch] = [
+        "386": .x86, "i386": .x86, "i486": .x86, "i586": .x86, "i686": .x86,
+        "armv6l": .arm, "armv7l": .arm, "armhf": .arm,
+        "mipsle": .mipsel, "mips64le": .mipsel64,
+        "powerpc": .ppc, "ppc64el": .ppc64le, "riscv": .riscv64,
+    ]
+
+    /// An architecture as a user spells it, case-insensitively: `SCMP_ARCH_X86_64`, libseccomp's
+    /// `x86_64`, Docker's and Go's `amd64`, the kernel's `i686`, … (nil: not an architecture).
+    public init?(spelling: String) {
+        let s = spelling.lowercased()
+        if let a = SeccompArch.allCases.first(where: {
+            $0.rawValue.lowercased() == s || $0.libseccompName == s || $0.dockerName == s
+        }) ?? SeccompArch.aliases[s] {
+            self = a
+        } else {
+            return nil
+        }
+    }
+
     /// The architecture this binary runs on: runc always adds it to the filter.
     public static var native: SeccompArch {
         #if arch(x86_64)

@@ -7,7 +7,12 @@ import WardenSpec
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inject or tighten a bundle's seccomp profile against the policy, in place (atomic).",
-        discussion: "Exit: 0 done or already compliant, 1 refused by policy, 2 bad input, 3 system error."
+        discussion: """
+            Exit: 0 done or already compliant, 1 refused by policy, 2 bad input, 3 system error.
+            The policy's mode decides: enforce writes denials and refuses; observe writes SCMP_ACT_LOG where \
+            the baseline would deny and never refuses; audit writes nothing and never refuses (it says what \
+            enforce would do).
+            """
     )
 
     @Argument(help: "A bundle folder or a config.json.") var path: String
@@ -33,8 +38,19 @@ struct Apply: ParsableCommand {
             func say(_ s: String) { if toStdout { printErr(s) } else { print(s) } }
             say("\(config.name): \(e.summary)")
             if diff { for c in e.changes { say("  \(c)") } }
-            if e.verdict == .denied { throw WardenError(.refused, file: config.name, "refused: \(e.reason ?? "")") }
+            if e.verdict == .denied {
+                guard policy.mode.refuses else {
+                    say("\(config.name): \(policy.mode.rawValue) mode: would be refused; nothing written")
+                    return
+                }
+                throw WardenError(.refused, file: config.name, "refused: \(e.reason ?? "")")
+            }
             if dryRun { return }
+            // Audit changes nothing: it only says what enforce would do.
+            if !policy.mode.writesProfiles {
+                if e.profile != nil || profile != nil { say("\(config.name): audit mode: nothing written") }
+                return
+            }
             if let profile = e.profile { config.setSeccomp(profile) }
             let bytes = config.document.serialized(.indented)
             switch output {

@@ -15,7 +15,7 @@ struct Check: ParsableCommand {
     @Flag(help: "Print a JSON object for machines.") var json = false
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors(json: json) {
             FastPath.armDeadline(60)
             let policy = try Policy.load(explicit: policyOptions.policy)
             let config = try Bundle.loadConfig(path)
@@ -26,6 +26,7 @@ struct Check: ParsableCommand {
             let ok = e.verdict == .compliant || e.verdict == .exempt
             if json {
                 let out: JSON = .object([
+                    ("schema", .int(Int64(jsonSchema))),
                     ("file", .string(config.name)),
                     ("compliant", .bool(ok)),
                     ("verdict", .string(ok ? e.verdict.rawValue : (e.verdict == .denied ? "denied" : "falls-short"))),

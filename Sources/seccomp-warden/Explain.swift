@@ -12,24 +12,26 @@ struct Explain: ParsableCommand {
             explain --pid PID --syscall NAME [--arch A] [--args ...]    the filters loaded in the process (read with ptrace).
             The action is the compiled BPF run in the emulator over seccomp_data, as the kernel would;
             a last line says, by the proof, whether every call (any arguments, any instruction pointer) is denied.
-            Exit: 0 explained, 2 error.
+            Exit: 0 explained, 2 error, 64 bad usage (an unknown --arch, a bad --args value).
             """
     )
 
     @Argument(help: "A bundle folder, a config.json, or a seccomp profile file.") var path: String?
     @Option(help: "A live process instead of a file.") var pid: Int32?
     @Option(help: "The syscall name.") var syscall: String
-    @Option(help: "The architecture (x86_64, x86, x32, aarch64, … or SCMP_ARCH_*). Default: this machine's.") var arch: String?
+    @Option(help: "The architecture (x86_64, amd64, x86, i686, x32, aarch64, arm64, … or SCMP_ARCH_*). Default: this machine's.") var arch: SeccompArch?
     @Option(help: "Argument values, comma-separated (decimal, 0x hex, or negative).") var args: String?
     @Option(help: "A runtime state root to find the process's container in (repeatable).") var root: [String] = []
 
     func validate() throws {
         if (path == nil) == (pid == nil) { throw ValidationError("give exactly one of PATH or --pid PID") }
+        // A bad value on the command line is a usage error (64), like an unknown --arch.
+        do { _ = try parseArgs() } catch { throw ValidationError(error.message) }
     }
 
     func run() throws {
         do throws(WardenError) {
-            let arch = try parseArch()
+            let arch = arch ?? .native
             let values = try parseArgs()
             let lines: [String]
             if let pid {
@@ -44,12 +46,6 @@ struct Explain: ParsableCommand {
             printErr("seccomp-warden explain: \(error)")
             throw ExitCode(2)
         }
-    }
-
-    func parseArch() throws(WardenError) -> SeccompArch {
-        guard let arch else { return .native }
-        let key = arch.uppercased().hasPrefix("SCMP_ARCH_") ? arch.uppercased() : "SCMP_ARCH_" + arch.uppercased()
-        return try lookup(SeccompArch.self, key, what: "architecture", path: .root)
     }
 
     func parseArgs() throws(WardenError) -> [UInt64] {

@@ -8,8 +8,8 @@ import WardenSpec
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Show or validate the site policy.",
-        subcommands: [Show.self, Validate.self]
+        abstract: "Show, validate or compare site policies.",
+        subcommands: [Show.self, Validate.self, Diff.self]
     )
 
     struct Show: ParsableCommand {
@@ -35,7 +35,8 @@ struct PolicyCommand: ParsableCommand {
                 }
                 var covered = Set<Route>()
                 for c in Builtin.capabilities {
-                    let held = c.routes.filter { own.contains($0) }
+                    // The policy's own routes (with their action: denied or logged) that lead to the capability.
+                    let held = c.routes.compactMap { r in own.first { $0.syscall == r.syscall && $0.conditions == r.conditions } }
                     guard !held.isEmpty else { continue }
                     covered.formUnion(held)
                     print("\(c.name): \(c.summary)\(held.count < c.routes.count ? " (partly: \(held.count) of \(c.routes.count) routes)" : "")")
@@ -65,6 +66,21 @@ struct PolicyCommand: ParsableCommand {
                 // Compile what the policy would inject, to catch what libseccomp itself refuses.
                 _ = try Compiler.compile(try Tighten.tighten(nil, policy: p).profile)
                 print("\(p.source): valid (mode \(p.mode.rawValue), \(Set(p.deny.flatMap(\.names)).count) syscalls with deny rules, digest \(p.digest))")
+                print("  mode \(p.mode.rawValue): \(Self.modeMeaning(p.mode))")
+                // The capabilities of the built-in baseline the deny rules hold: denied, logged, or partly.
+                var denied = [String](), logged = [String](), partly = [String]()
+                for c in p.coverage where c.held > 0 {
+                    let name = c.held < c.total ? "\(c.capability.name) (\(c.held) of \(c.total) routes)" : c.capability.name
+                    if c.held < c.total { partly.append(name) }
+                    if c.logged == c.held || p.logsAll { logged.append(name) } else if c.held == c.total { denied.append(name) }
+                }
+                if !denied.isEmpty { print("  denied: \(denied.joined(separator: ", "))") }
+                if !logged.isEmpty { print("  logged (SCMP_ACT_LOG): \(logged.joined(separator: ", "))") }
+                if !partly.isEmpty { print("  partly held: \(partly.joined(separator: ", "))") }
+                let site = Set(p.deny.flatMap(\.names)).subtracting(Builtin.routes.map(\.syscall))
+                if !site.isEmpty { print("  site rules beyond the baseline: \(site.sorted().joined(separator: ", "))") }
+                if !p.denySources.isEmpty { print("  deny files in Docker format, converted per container: \(p.denySources.count)") }
+                if p.exemptions.isEmpty { print("  exemptions: none") }
                 // Every file that contributed, as read (root's, checked on the descriptor read), with its digest.
                 for f in p.files { print("  \(f.role): \(f.path) (digest \(f.digest))") }
                 for arch in p.architectures ?? [] {
@@ -75,8 +91,38 @@ struct PolicyCommand: ParsableCommand {
                     print("  trusted engine: \(engine.rawValue) (namespace from \(engine.namespaceKey), image from \(engine.imageKey))")
                 }
                 for e in p.exemptions { print("  \(e.summary)") }
-                for w in p.exemptionWarnings { printErr("seccomp-warden: warning: \(w)") }
+                for w in p.baselineWarnings + p.exemptionWarnings { printErr("seccomp-warden: warning: \(w)") }
             }
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Say which routes, modes and exemptions change from policy OLD to policy NEW.",
+            discussion: "Exit: 0 the same, 1 they differ, 2 a policy is invalid (as policy check says)."
+        )
+        @Argument(help: "The policy in force.") var old: String
+        @Argument(help: "The policy to compare it with.") var new: String
+
+        func run() throws {
+            try runReportingErrors {
+                let a = try Policy.load(explicit: old), b = try Policy.load(explicit: new)
+                let lines = PolicyDiff.lines(a, b)
+                if lines.isEmpty { print("\(a.source) and \(b.source): the same routes, mode and exemptions"); return }
+                print("--- \(a.source) (digest \(a.digest))\n+++ \(b.source) (digest \(b.digest))")
+                for l in lines { print(l) }
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+extension PolicyCommand.Validate {
+    static func modeMeaning(_ m: Policy.Mode) -> String {
+        switch m {
+        case .enforce: "the baseline's routes denied, refused containers stopped"
+        case .observe: "the baseline's routes logged, not denied; nothing stopped"
+        case .audit: "nothing changed or stopped; decisions logged"
         }
     }
 }

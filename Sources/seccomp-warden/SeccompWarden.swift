@@ -7,14 +7,22 @@ struct SeccompWarden: ParsableCommand {
         abstract: "Enforce a site-wide seccomp baseline on OCI containers, and prove it from the kernel's side.",
         discussion: """
             Exit codes: 0 success / compliant, 1 falls short of the policy (or refused), \
-            2 bad input (config, state, profile or policy), 3 system error, 64 bad usage.
+            2 bad input (config, state, profile or policy), 3 system error, 64 bad usage \
+            (README.md, "Commands", has the table).
             Policy: --policy FILE, else $SECCOMP_WARDEN_POLICY, else /etc/seccomp-warden/policy.json, \
             else the built-in baseline.
             """,
-        version: WardenVersion.string,
-        subcommands: [Apply.self, Check.self, PolicyCommand.self, HookCommand.self, Register.self, Verify.self, Explain.self, Convert.self]
+        version: VersionText.lines,
+        subcommands: [Apply.self, Check.self, PolicyCommand.self, HookCommand.self, Register.self, Verify.self, Explain.self, Convert.self, Report.self, VersionCommand.self]
     )
 }
+
+/// What bare `seccomp-warden` prints to stderr before exiting 64 (EX_USAGE).
+let shortUsage = """
+    usage: seccomp-warden <command> [options]
+    commands: apply, check, policy, verify, report, explain, convert, hook, register, version
+    seccomp-warden --help (or help COMMAND) says more; man seccomp-warden for the manual.
+    """
 
 /// Options every command that reads a policy shares.
 struct PolicyOptions: ParsableArguments {

@@ -72,7 +72,7 @@ struct Verify: ParsableCommand {
         do throws(WardenError) {
             code = try verify()
         } catch {
-            printErr("seccomp-warden verify: \(error)")
+            reportError(error, json: effectiveFormat == .json, command: "verify", exit: 2)
             if effectiveFormat == .prometheus {
                 // A textfile collector keeps the last file it read: say the scrape failed rather than leave it stale.
                 try? FileIO.writeAll(fd: 1, Array(Self.prometheusError().utf8), name: "<stdout>")
@@ -134,8 +134,8 @@ struct Verify: ParsableCommand {
                 reports[i].accounting = l.account(c, sharing: running.filter { $0.id == c.id && $0.root != c.root })
             }
             if killUnaccounted {
-                if policy.mode == .audit {
-                    killNote = "--kill-unaccounted: the policy (\(policy.source)) is in audit mode: nothing was killed"
+                if !policy.mode.refuses {
+                    killNote = "--kill-unaccounted: the policy (\(policy.source)) is in \(policy.mode.rawValue) mode: nothing was killed"
                 } else if let problem = l.problem {
                     killNote = "--kill-unaccounted: cannot account (\(problem)): nothing was killed"
                 } else {
@@ -162,6 +162,7 @@ struct Verify: ParsableCommand {
         case .table: printTable(reports, skipped: skipped, roots: roots, ledger: ledger, killNote: killNote)
         case .json:
             var fields: [(String, JSON)] = [
+                ("schema", .int(Int64(jsonSchema))),
                 ("status", .string(overall)),
                 ("holds", .bool(ok)),
                 ("policy", .string(policy.source)),

@@ -9,4 +9,25 @@ let arguments = CommandLine.arguments
 if let code = FastPath.run(arguments) {
     exit(code)
 }
-SeccompWarden.main()
+// Bare `seccomp-warden` is a usage error like any other (EX_USAGE), not a help page on stdout.
+if arguments.count == 1 {
+    printErr(shortUsage)
+    exit(64)
+}
+// `-V` as `--version` (ArgumentParser knows only the long flag).
+if arguments.count == 2 && arguments[1] == "-V" {
+    print(VersionText.lines)
+    exit(0)
+}
+// As SeccompWarden.main(), but a usage error under `--json` is JSON on stdout too, like every other error.
+do {
+    var command = try SeccompWarden.parseAsRoot()
+    try command.run()
+} catch {
+    let code = SeccompWarden.exitCode(for: error)
+    if code.rawValue == 64 && (arguments.contains("--json") || arguments.contains("--format=json")
+                               || zip(arguments, arguments.dropFirst()).contains { $0 == ("--format", "json") }) {
+        usageErrorJSON(SeccompWarden.message(for: error), exit: code.rawValue)
+    }
+    SeccompWarden.exit(withError: error)
+}

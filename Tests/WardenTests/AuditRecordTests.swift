@@ -9,7 +9,9 @@ import WardenSpec
 /// UTC), by which version and in which layout (`schema`); a log that is not a regular file is never
 /// written and never makes a container wait; every value is escaped for the format it goes into.
 enum AuditRecord {
-    static let version = (try? warden(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "?"
+    /// The version from `--version`'s first line, `seccomp-warden X.Y.Z`.
+    static let version = (try? warden(["--version"]).stdout.split(separator: "\n").first?.split(separator: " ").last)
+        .flatMap { $0.map(String.init) } ?? "?"
 
     /// Each line of an audit log as a JSON object (a line that is not one fails the test).
     static func lines(_ path: String) -> [[String: Any]] {

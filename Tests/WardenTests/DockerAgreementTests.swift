@@ -95,7 +95,7 @@ struct DockerAgreementTests {
         let release = try #require(ConversionContext.hostRelease())
         let host = try #require(KernelVersion(release: release))
         try Self.filtersProfile(host: host).write(toFile: dir + "/filters.json", atomically: false, encoding: .utf8)
-        let dockerDefault = ConvertTests.dockerDefault
+        let dockerDefault = Repo.fixtures + "/docker-default.json"
 
         // --seccomp-profile makes Docker's default profile the shared file: dockerd 20.10's built-in
         // default is an older edition of it (no cachestat, futex_wait, …; io_uring allowed).

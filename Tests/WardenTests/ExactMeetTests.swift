@@ -3,6 +3,7 @@ import Testing
 @testable import WardenPolicy
 @testable import WardenSeccomp
 @testable import WardenSpec
+import WardenJSON
 
 /// Random profiles with argument rules for the exact-meet property: every operator, masks, values
 /// past 32 bits, several rules per syscall, every action.
@@ -199,7 +200,8 @@ struct ExactMeetTests {
     func realProfiles(file: String, sysAdmin: Bool) throws {
         let caps = ConversionContext.dockerDefaultCapabilities + (sysAdmin ? ["CAP_SYS_ADMIN"] : [])
         let text = try String(contentsOfFile: Repo.fixtures + "/" + file, encoding: .utf8)
-        let container = try convertDocker(text, caps: caps)
+        let doc = try JSONDocument(bytes: Array(text.utf8), name: file)
+        let container = try loadProfile(node: doc.root, context: ConversionContext(capabilities: caps, arch: .x86_64, kernel: KernelVersion(6, 1)))
         let policy = try builtinPolicy()
         let result = try Tighten.tighten(container, policy: policy)
         var tally = MeetTally()

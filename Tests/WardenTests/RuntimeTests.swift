@@ -51,6 +51,8 @@ struct RuntimeTests {
             make_bundle \(Repo.sample("weak-allow"))/config.json \(dir)/b /bin/probe keyctl
             run_in \(runtime) \(dir)/b \(id)a
             """)
+        // Positive control: the container ran and the probe made the call (its answer is on stdout), not EPERM.
+        #expect(before.stdout.contains("keyctl "), "\(before.stdout) \(before.stderr)")
         #expect(!before.stdout.contains("EPERM"), "\(before.stdout) \(before.stderr)")
         let apply = try warden(["apply", "--diff", dir + "/b"])
         #expect(apply.status == 0)

@@ -106,3 +106,38 @@ func loadProfile(_ text: String) throws -> LinuxSeccomp {
 
 /// The built-in policy, for tests that tweak it.
 func builtinPolicy() throws -> Policy { try Policy.builtin() }
+
+/// Argument values that cross every condition Docker's default profile tests (socket families,
+/// personality values, clone namespace flags) and then some.
+let sampledArgs: [UInt64] = [0, 1, 8, 37, 38, 39, 40, 41, 0x20000, 0x20008, 0xffff_ffff, 0x7E02_0000,
+                             0x0002_0000, 0x1000_0000, 0x4000_0000, 0x0000_0100, UInt64.max]
+
+/// Where two profiles' compiled filters differ for `arch`: every syscall libseccomp knows there,
+/// each sampled value as the first argument alone and in every argument. Empty when they agree.
+func filterDifferences(_ a: LinuxSeccomp, _ b: LinuxSeccomp, arch: SeccompArch = .x86_64, limit: Int = 20) throws -> [String] {
+    let pa = try Compiler.compile(a), pb = try Compiler.compile(b)
+    let token = Syscalls.token(arch)
+    var out = [String]()
+    for (nr, name) in Syscalls.all(arch: arch) {
+        for v in sampledArgs {
+            for args in [[v, 0, 0, 0, 0, 0], [v, v, v, v, v, v]] {
+                let data = SeccompData(nr: nr, arch: token, args: args)
+                let ra = try pa.run(data), rb = try pb.run(data)
+                if ra != rb {
+                    out.append("\(name)(\(args.map { String($0, radix: 16) }.joined(separator: ","))): \(ra) vs \(rb)")
+                    if out.count >= limit { return out }
+                }
+            }
+        }
+    }
+    return out
+}
+
+extension Trait where Self == ConditionTrait {
+    /// A unit test that writes a policy (which, like sudoers, must be root's and in folders only root can
+    /// change) or replaces a file in a folder that must be: it runs as root and is reported skipped, with
+    /// this reason, for anyone else.
+    static var rootOwnedFiles: Self {
+        .enabled(if: geteuid() == 0, "writes files that must be root's (a policy, a file replaced in place): run as root")
+    }
+}

@@ -16,10 +16,13 @@
  *     pidfd_getfd                      pidfd_getfd(-1, 0, 0): EBADF if it passes
  *     open_tree_attr                   syscall 467, newer than libseccomp 2.5.4: ENOSYS means denied
  *                                      (by the filter's default; a kernel without it says ENOSYS too)
+ *   probe hold SECONDS NAME...        each NAME in turn, then stays alive SECONDS (so the kernel's
+ *                                    records of its calls can be attributed by its pid)
  * Prints "NAME ok" or "NAME errno=N NAME_OF_ERRNO". */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -58,6 +61,12 @@ static const char *errname(int e) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 3 && !strcmp(argv[1], "hold")) {
+        for (int i = 3; i < argc; i++) { char *one[] = {argv[0], argv[i], NULL}; main(2, one); }
+        fflush(stdout);
+        sleep((unsigned)atoi(argv[2]));
+        return 0;
+    }
     if (argc != 2) { fprintf(stderr, "usage: probe status|unshare|keyctl|umount2|bpf|ptrace\n"); return 2; }
     const char *what = argv[1];
     if (strcmp(what, "status") == 0) {

@@ -7,7 +7,8 @@ probe_binary() {
     local out=${WARDEN_TEST_CACHE:-/tmp/seccomp-warden-test}/probe
     if [ ! -x "$out" ] || [ "$SUPPORT/probe.c" -nt "$out" ]; then
         mkdir -p "$(dirname "$out")"
-        gcc -static -O2 "$SUPPORT/probe.c" -o "$out.tmp" && mv "$out.tmp" "$out"
+        # A name of its own: tests running side by side may build it at the same time.
+        gcc -static -O2 "$SUPPORT/probe.c" -o "$out.tmp.$$" && mv "$out.tmp.$$" "$out"
     fi
     echo "$out"
 }

@@ -22,6 +22,10 @@ long sw_seccomp_get_filter(pid_t pid, unsigned long index, void *buf);
    (EPERM above the caller's own namespace). */
 int sw_ns_get_parent(int fd);
 
+/* The git commit this binary was built from: install.sh passes -Xcc -DSW_BUILD_COMMIT="..."; a plain
+   `swift build` says "unknown". */
+const char *sw_build_commit(void);
+
 /* open(2) without the variadic mode. */
 int sw_open(const char *path, int flags, mode_t mode);
 

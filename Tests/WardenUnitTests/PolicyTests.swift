@@ -92,7 +92,7 @@ struct PolicyTests {
         #expect(throws: Refusal.self) { try Tighten.tighten(try self.config("weak-allow").seccomp(), policy: policy) }
     }
 
-    @Test("an exemption by a trusted annotation is honoured and reported; the sample's annotation alone exempts nothing")
+    @Test("an exemption by a trusted annotation is honoured and reported; the sample's annotation alone exempts nothing", .rootOwnedFiles)
     func exemptions() throws {
         let dir = try tempDir("policy")
         defer { cleanup(dir) }
@@ -110,7 +110,7 @@ struct PolicyTests {
         #expect(try Evaluation.evaluate(try config("exempt"), policy: try Policy.builtin()).verdict == .injected)
     }
 
-    @Test("policy show prints a policy that loads back to the same digest-independent content")
+    @Test("policy show prints a policy that loads back to the same digest-independent content", .rootOwnedFiles)
     func showRoundTrip() throws {
         let r = try warden(["policy", "show"])
         #expect(r.status == 0)
@@ -136,7 +136,7 @@ struct PolicyTests {
         #expect(try warden(["check", dir]).status == 0)
     }
 
-    @Test("a Docker-format deny set is converted for each container's own capabilities")
+    @Test("a Docker-format deny set is converted for each container's own capabilities", .rootOwnedFiles)
     func dockerFormatDenySet() throws {
         let dir = try tempDir("denyset")
         defer { cleanup(dir) }

@@ -65,17 +65,18 @@ struct HookCommandLineTests {
         #expect(message.contains(reason), "\(message)")
     }
 
-    /// The binary: both spellings of --policy read the same file; every bad line exits 2 before stdin is read.
+    /// The binary: both spellings of --policy read the same file (a missing one is bad input, 2); every bad
+    /// line is a usage error (64) before stdin is read.
     static let binaryLines: [([String], Int32, String)] = [
         (["hook", "precreate", "--policy=/nonexistent"], 2, "/nonexistent"),
         (["hook", "precreate", "--policy", "/nonexistent"], 2, "/nonexistent"),
-        (["hook", "precreate", "--bogus"], 2, "unknown option \"--bogus\""),
-        (["hook", "precreate", "--policy", "builtin", "--bogus"], 2, "unknown option"),
-        (["hook", "bogus"], 2, "unknown stage \"bogus\""),
-        (["hook"], 2, "missing the stage"),
-        (["hook", "--policy=builtin"], 2, "missing the stage"),
-        (["hook", "poststart", "--policy"], 2, "--policy needs a value"),
-        (["hook", "createRuntime", "--policy=a", "--policy=b"], 2, "given twice"),
+        (["hook", "precreate", "--bogus"], 64, "unknown option \"--bogus\""),
+        (["hook", "precreate", "--policy", "builtin", "--bogus"], 64, "unknown option"),
+        (["hook", "bogus"], 64, "unknown stage \"bogus\""),
+        (["hook"], 64, "missing the stage"),
+        (["hook", "--policy=builtin"], 64, "missing the stage"),
+        (["hook", "poststart", "--policy"], 64, "--policy needs a value"),
+        (["hook", "createRuntime", "--policy=a", "--policy=b"], 64, "given twice"),
     ]
 
     @Test("the binary: exit codes and one reason", arguments: binaryLines)
@@ -90,7 +91,7 @@ struct HookCommandLineTests {
         #expect(readText(dir + "/audit.log").contains("\"decision\":\"denied\""))
     }
 
-    @Test("--policy FILE and --policy=FILE give the same decision and the same output")
+    @Test("--policy FILE and --policy=FILE give the same decision and the same output", .rootOwnedFiles)
     func bothSpellings() throws {
         let dir = try tempDir("hookline-same")
         defer { cleanup(dir) }
@@ -115,7 +116,7 @@ struct HookCommandLineTests {
     func helpText(args: [String]) throws {
         let r = try warden(args)
         #expect(r.status == 0, "\(r.stderr)")
-        for stage in ["precreate", "createRuntime", "prestart", "createContainer", "poststart", "--policy FILE", "--policy=FILE", "exits 2"] {
+        for stage in ["precreate", "createRuntime", "prestart", "createContainer", "poststart", "--policy FILE", "--policy=FILE", "exits 64"] {
             #expect(r.stdout.contains(stage), "\(stage): \(r.stdout)")
         }
         #expect(r.stdout.contains(HookCommandLine.usage))

@@ -64,7 +64,7 @@ struct JSONTests {
         #expect(throws: WardenError.self) { try JSONDocument(bytes: [0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d], name: "bad.json") }
     }
 
-    @Test("atomic replace keeps mode and content; no temporary file is left")
+    @Test("atomic replace keeps mode and content; no temporary file is left", .rootOwnedFiles)
     func atomicReplace() throws {
         let dir = try tempDir()
         defer { cleanup(dir) }

@@ -70,7 +70,7 @@ struct BadInputTests {
         #expect(readText(dir + "/real.json") == "{}")
     }
 
-    @Test("a bad policy is refused with its path; a group-writable policy too")
+    @Test("a bad policy is refused with its path; a group-writable policy too", .rootOwnedFiles)
     func badPolicy() throws {
         let dir = try tempDir("badpolicy")
         defer { cleanup(dir) }

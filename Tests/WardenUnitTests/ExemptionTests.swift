@@ -202,7 +202,7 @@ struct ExemptionTests {
         }
     }
 
-    @Test("policy show prints the exemption fields and loads back the same")
+    @Test("policy show prints the exemption fields and loads back the same", .rootOwnedFiles)
     func showRoundTrip() throws {
         let dir = try tempDir("exempt-show")
         defer { cleanup(dir) }
@@ -222,7 +222,7 @@ struct ExemptionTests {
         #expect(try warden(["policy", "show", "--policy", dir + "/q.json"]).stdout == first.stdout)
     }
 
-    @Test("policy check lists each exemption and warns about creator-set annotations; none for engine facts")
+    @Test("policy check lists each exemption and warns about creator-set annotations; none for engine facts", .rootOwnedFiles)
     func checkWarns() throws {
         let dir = try tempDir("exempt-check")
         defer { cleanup(dir) }
@@ -242,7 +242,7 @@ struct ExemptionTests {
         #expect(!e.stderr.contains("warning"), "\(e.stderr)")
     }
 
-    @Test("the old regex policy is refused by policy check with the path and what to write (exit 2)")
+    @Test("the old regex policy is refused by policy check with the path and what to write (exit 2)", .rootOwnedFiles)
     func oldFormCheck() throws {
         let dir = try tempDir("exempt-old")
         defer { cleanup(dir) }

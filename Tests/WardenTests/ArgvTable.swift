@@ -1,0 +1,1 @@
+../WardenUnitTests/ArgvTable.swift

@@ -1,0 +1,1 @@
+../WardenTests/Support.swift
