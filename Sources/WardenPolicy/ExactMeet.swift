@@ -155,6 +155,8 @@ enum ExactMeet {
         // What the default gives needs no rule (runc drops such rules anyway): regions of other
         // actions never overlap it.
         out.removeAll { Compiler.actionValue($0.action) == Compiler.actionValue(defaultAction) }
+        // Merging is quadratic: a split this fine will not come back under the bound anyway.
+        if out.count > 8 * ruleBound { return nil }
         return (merged(out), changed)
     }
 
