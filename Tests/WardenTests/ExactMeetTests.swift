@@ -118,6 +118,9 @@ struct MeetTally: CustomStringConvertible {
         })
         declaredNames += declaredSet.count
         profiles += 1
+        // The baseline holds on every ABI (its rules are names, resolved per architecture).
+        var baseline = baseline
+        baseline.architectures = [.x86_64, .x86, .x32]
         for reading in RuntimeReading.allCases {
             guard let bpfA = try? Compiler.compile(container, as: reading), let bpfB = try? Compiler.compile(baseline, as: reading) else { continue }
             let bpfOut = try Compiler.compile(result.profile, as: reading)
@@ -132,7 +135,10 @@ struct MeetTally: CustomStringConvertible {
                         let args = narrow ? p.map { $0 & 0xffff_ffff } : p
                         let d = SeccompData(nr: nr, arch: audit, args: args)
                         let a = try bpfA.run(d), b = try bpfB.run(d), o = try bpfOut.run(d)
-                        let want = expectedMeet(a, b)
+                        // An ABI the container's profile leaves out is killed whole, as libseccomp kills
+                        // architectures it was not given; the output leaves it out too.
+                        let left = !Compiler.architectures(of: container).contains(abi)
+                        let want = left ? a : expectedMeet(a, b)
                         points += 1
                         if o.raw == want.raw { continue }
                         let line = "\(label) \(reading.name) \(name)/\(abi.rawValue) \(args.prefix(3).map { String($0, radix: 16) }): container \(a) baseline \(b) out \(o) want \(want)"
