@@ -18,11 +18,11 @@ enum ValueSet: Hashable, Sendable {
         switch c.op {
         case .equal: self = .equal(c.value)
         case .notEqual: self = .notEqual(c.value)
-        case .greaterOrEqual: self = c.value == 0 ? .any : .atLeast(c.value)
+        case .greaterOrEqual: self = c.value == 0 ? .any : c.value == .max ? .equal(.max) : .atLeast(c.value)
         case .greaterThan:
             guard c.value < .max else { return nil }
-            self = .atLeast(c.value + 1)
-        case .lessOrEqual: self = c.value == .max ? .any : .atMost(c.value)
+            self = c.value + 1 == .max ? .equal(.max) : .atLeast(c.value + 1)
+        case .lessOrEqual: self = c.value == .max ? .any : c.value == 0 ? .equal(0) : .atMost(c.value)
         case .lessThan:
             guard c.value > 0 else { return nil }
             self = c.value == 1 ? .equal(0) : .atMost(c.value - 1)
