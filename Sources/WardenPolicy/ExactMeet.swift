@@ -15,7 +15,7 @@ struct Side {
 /// so libseccomp's resolution of overlaps (which differs between architectures) never decides.
 enum ExactMeet {
     /// Rules one syscall may get before the stricter side is taken instead (and said).
-    static let ruleBound = 32
+    static let ruleBound = 64
     /// Region splits one syscall may take.
     static let stepBound = 4000
 
@@ -68,7 +68,7 @@ enum ExactMeet {
         let mini = LinuxSeccomp(defaultAction: fallback.action, defaultErrnoRet: fallback.errnoRet,
                                 architectures: abis.filter { $0 != .native },
                                 syscalls: raw.map { LinuxSyscall(names: [name], action: $0.action.action, errnoRet: $0.action.errnoRet, args: $0.conditions) })
-        guard let program = try? Compiler.compile(mini) else { return nil }
+        guard let program = Compiler.compile(mini, within: 3000) else { return nil }
         var out = [(region: Region, action: RuleAction)]()
         var departure: String? = nil
         var steps = 0
@@ -224,7 +224,54 @@ enum ExactMeet {
         }
         let decision = rules.count == 1 && rules[0].args.isEmpty
             ? Decision(otherwise: rules[0].action) : Decision(rules: rules, otherwise: defaultAction)
+        if !decision.rules.isEmpty, let why = compiledAsStated(name: name, regions: regions, rules: rules, defaultAction: defaultAction, abis: abis) {
+            return strictest(why)
+        }
         return Outcome(decision: decision, changed: changed || da != nil, departure: da ?? db)
+    }
+
+    /// Why libseccomp's filter for these rules does not do what they state, or nil when it does at
+    /// every point tried: each region's least point, and each of its arguments moved to the values
+    /// around every bound the rules test. libseccomp 2.5.4 can merge rules of one action over several
+    /// arguments (NE among them) into a filter that matches less or more than they say, and can loop
+    /// forever adding some rule sets; either way the syscall gets its strictest action instead.
+    static func compiledAsStated(name: String, regions: [(region: Region, action: RuleAction)], rules: [Decision.Rule],
+                                 defaultAction: RuleAction, abis: [SeccompArch]) -> String? {
+        let mini = LinuxSeccomp(defaultAction: defaultAction.action, defaultErrnoRet: defaultAction.errnoRet,
+                                architectures: abis.filter { $0 != .native },
+                                syscalls: rules.map { LinuxSyscall(names: [name], action: $0.action.action, errnoRet: $0.action.errnoRet, args: $0.args) })
+        guard let program = Compiler.compile(mini, within: 3000) else {
+            return "libseccomp 2.5.4 refuses or does not finish adding the rules it needs"
+        }
+        var values: Set<UInt64> = [0, .max, 0xffff_ffff]
+        for r in rules {
+            for c in r.args {
+                values.formUnion([c.value, c.value &+ 1, c.value &- 1])
+                if c.op == .maskedEqual { let b = (c.valueTwo ?? 0) & c.value; values.formUnion([b, b | ~c.value]) }
+            }
+        }
+        var points = [[UInt64]](repeating: [0, 0, 0, 0, 0, 0], count: 1)
+        for (region, _) in regions {
+            let w = region.witness
+            points.append(w)
+            for i in 0..<6 where region.sets[i] != .any || rules.contains(where: { $0.args.contains { $0.index == i } }) {
+                for v in values { var p = w; p[i] = v; points.append(p) }
+            }
+            if points.count > 4000 { break }
+        }
+        for abi in abis {
+            guard let nr = Syscalls.number(name, arch: abi) else { continue }
+            let (audit, narrow) = Syscalls.abi(abi)
+            for p in points {
+                let args = abi == .x86_64 || !narrow && abi == .x86_64 ? p : p.map { $0 & 0xffff_ffff }
+                let want = regions.first { $0.region.contains(args) }?.action ?? defaultAction
+                guard let got = try? program.run(SeccompData(nr: nr, arch: audit, args: args)) else { return "the compiled rules cannot be run" }
+                if got.raw != Compiler.actionValue(want) {
+                    return "libseccomp 2.5.4 compiles the rules it needs into a filter that gives \(got) where they say \(want) (\(abi.rawValue), args \(args.prefix(3).map { "0x" + String($0, radix: 16) }.joined(separator: ",")))"
+                }
+            }
+        }
+        return nil
     }
 
     /// The rules in an order libseccomp 2.5.4 can add them in. It hangs in seccomp_rule_add when a

@@ -223,6 +223,7 @@ struct ExactMeetTests {
         let policy = try builtinPolicy()
         let result = try Tighten.tighten(container, policy: policy)
         var tally = MeetTally()
+        for c in result.changes { if case .overApproximated = c { print("DEPARTURE \(c)") } }
         let names = Set((container.syscalls ?? []).flatMap(\.names) + (policy.denyProfile.syscalls ?? []).flatMap(\.names))
         try tally.judge(container: container, baseline: policy.denyProfile, result: result, label: file, seed: 7, names: names.sorted())
         print("exact meet, \(file) sysAdmin=\(sysAdmin): \(tally)")
@@ -263,6 +264,7 @@ struct ExactMeetTests {
         // A namespace flag outside it: denied with EPERM by the baseline.
         #expect(try out.run(SeccompData(nr: nr, arch: audit, args: [0x1000_0000, 0x7fff_0000_0000, 5, 0, 0, 0])) == FilterReturn(0x0005_0001))
         var tally = MeetTally()
+        for c in r.changes { if case .overApproximated = c { print("DEPARTURE \(c)") }; if case .routeClosed = c { print("CLOSED \(c)") } }
         try tally.judge(container: container, baseline: policy.denyProfile, result: r, label: "partial kill", seed: 3)
         #expect(tally.weaker == 0 && tally.stricter == 0 && tally.declared == 0, "\(tally) \(tally.examples)")
     }
