@@ -10,8 +10,9 @@ public enum Change: Equatable, Sendable, CustomStringConvertible {
     case syscall(name: String, from: Decision, to: Decision)
     case architectureRemoved(SeccompArch)
     case flagRemoved(SeccompFlag)
-    /// The exact meet cannot be written as an OCI profile; the stricter side was taken.
-    case overApproximated(name: String)
+    /// Where the result is stricter than the exact meet (a region an OCI profile cannot state, a
+    /// bound hit): the syscall, the argument region and why.
+    case overApproximated(name: String, detail: String)
     /// A default that lets calls through is now named for every syscall libseccomp knows, under a
     /// default of ENOSYS: calls newer than libseccomp cannot be named, and would reach the kernel.
     case defaultClosed(from: RuleAction)
@@ -31,8 +32,8 @@ public enum Change: Equatable, Sendable, CustomStringConvertible {
             "\(name): \(Change.summary(from)) -> \(Change.summary(to))"
         case .architectureRemoved(let a): "architecture \(a.rawValue) removed (not allowed by policy)"
         case .flagRemoved(let f): "flag \(f.rawValue) removed (forbidden by policy)"
-        case .overApproximated(let name):
-            "\(name): argument rules of both sides cannot be combined exactly; the stricter side was kept"
+        case .overApproximated(let name, let detail):
+            "\(name): stricter than the exact meet for \(detail)"
         case .defaultClosed(let from):
             "defaultAction \(from) -> \(Builtin.enosys), with \(from) named for every syscall libseccomp knows (calls newer than libseccomp would reach the kernel)"
         case .split(let name):
@@ -194,20 +195,16 @@ public enum Tighten {
 
         var result = [(name: String, decision: Decision)]()
         var changed = Set<String>()
+        let abis = Compiler.architectures(of: out).filter { Guarantee.abis.contains($0) }
         for name in names {
             let fa = indexA[name] ?? Decision(otherwise: a.defaultRule)
-            let fb = indexB[name] ?? Decision(otherwise: b.defaultRule)
-            var (m, exact) = meet(fa, fb)
-            m = m.simplified()
-            let (w, writableExact) = writable(m, defaultAction: defaultOut)
-            m = w
-            // An ambiguous input is always rewritten: its entries may do less than we assumed.
-            if m != fa.simplified() || fa.ambiguous {
+            let o = ExactMeet.outcome(name: name, a, b, defaultAction: defaultOut, abis: abis)
+            if o.changed {
                 changed.insert(name)
-                changes.append(.syscall(name: name, from: fa, to: m))
-                if !exact || !writableExact || fa.ambiguous || fb.ambiguous { changes.append(.overApproximated(name: name)) }
+                changes.append(.syscall(name: name, from: fa, to: o.decision))
             }
-            result.append((name, m))
+            if let why = o.departure { changes.append(.overApproximated(name: name, detail: why)) }
+            result.append((name, o.decision))
         }
 
         if defaultOut.sameEffect(a.defaultRule) {
@@ -233,7 +230,7 @@ public enum Tighten {
             } ?? e.ruleAction
             entries.removeAll { !$0.names.filter { e.names.contains($0) }.isEmpty }
             entries.append(LinuxSyscall(names: e.names, action: worst.action, errnoRet: worst.errnoRet))
-            for n in e.names { changes.append(.overApproximated(name: n)) }
+            for n in e.names { changes.append(.overApproximated(name: n, detail: "libseccomp refuses the rules as written; \(worst) is taken")) }
             out.syscalls = entries
         }
         return TightenResult(profile: out, changes: changes)
@@ -251,79 +248,6 @@ public enum Tighten {
             if case .index(let i)? = error.path?.components.dropFirst().first, error.kind == .input { return .failure(i) }
             return .ok
         }
-    }
-
-    /// Pointwise meet of two decisions; `exact` is false where the stricter side was taken whole.
-    static func meet(_ a: Decision, _ b: Decision) -> (Decision, exact: Bool) {
-        switch (a.isUnconditional, b.isUnconditional) {
-        case (true, true):
-            return (Decision(otherwise: a.otherwise.stricter(b.otherwise)), true)
-        case (false, true):
-            return (Decision(rules: a.rules.map { .init(args: $0.args, action: $0.action.stricter(b.otherwise)) },
-                             otherwise: a.otherwise.stricter(b.otherwise)), true)
-        case (true, false):
-            return (Decision(rules: b.rules.map { .init(args: $0.args, action: a.otherwise.stricter($0.action)) },
-                             otherwise: a.otherwise.stricter(b.otherwise)), true)
-        case (false, false):
-            if dominates(a, b) { return (a, true) }
-            if dominates(b, a) { return (b, true) }
-            // Not exact: treat b as its strictest action everywhere (sound, maybe stricter than needed).
-            let worst = b.actions.dropFirst().reduce(b.actions[0]) { $0.stricter($1) }
-            return (meet(a, Decision(otherwise: worst)).0, false)
-        }
-    }
-
-    /// Whether `f` is at least as strict as `g` for every argument value (proven, else false).
-    static func dominates(_ f: Decision, _ g: Decision) -> Bool {
-        if f.otherwise.strictness >= g.otherwise.strictness && sameShapeDominates(f, g) { return true }
-        // Where g's rules apply, every f region that can overlap must be as strict.
-        for rg in g.rules {
-            for rf in f.rules where rf.action.strictness < rg.action.strictness {
-                if satisfiable(rf.args + rg.args) { return false }
-            }
-            if f.otherwise.strictness < rg.action.strictness { return false }
-        }
-        // Where g falls through, all of f must be as strict as g's fallback.
-        return f.actions.allSatisfy { $0.strictness >= g.otherwise.strictness }
-    }
-
-    /// `f` and `g` built from the same rules (one side's rules with stricter actions, as tightening
-    /// writes them): libseccomp resolves their overlaps alike, so pairwise comparison is enough.
-    /// A rule only one side has must overlap nothing else there, and must hold against the other's fallback.
-    static func sameShapeDominates(_ f: Decision, _ g: Decision) -> Bool {
-        for rg in g.rules {
-            if let rf = f.rules.first(where: { $0.args == rg.args }) {
-                if rf.action.strictness < rg.action.strictness { return false }
-            } else {
-                if g.overlapsOthers(rg) || f.rules.contains(where: { satisfiable($0.args + rg.args) && $0.action.strictness < rg.action.strictness }) { return false }
-                if f.otherwise.strictness < rg.action.strictness { return false }
-            }
-        }
-        for rf in f.rules where !g.rules.contains(where: { $0.args == rf.args }) {
-            if f.overlapsOthers(rf) || rf.action.strictness < g.otherwise.strictness { return false }
-            if g.rules.contains(where: { satisfiable($0.args + rf.args) && rf.action.strictness < $0.action.strictness }) { return false }
-        }
-        return true
-    }
-
-    /// Makes a decision writable under `defaultAction`. libseccomp lets an unconditional rule override
-    /// every conditional one, so a decision whose fallback differs from the default is written as
-    /// rules for the complement region; where that cannot be written, the strictest action is taken.
-    static func writable(_ d: Decision, defaultAction: RuleAction) -> (Decision, exact: Bool) {
-        let worst = d.actions.dropFirst().reduce(d.actions[0]) { $0.stricter($1) }
-        // runc drops a rule whose action equals the default; if it decided an overlap, that changes the outcome.
-        if d.rules.contains(where: { $0.action.sameEffect(defaultAction) && d.overlapsOthers($0) }) {
-            return (Decision(otherwise: worst), false)
-        }
-        if d.rules.isEmpty || d.otherwise.sameEffect(defaultAction) { return (d, true) }
-        // The complement is written only over a single argument: libseccomp's tree for rules that
-        // test different arguments in different orders is not one we can predict.
-        let indices = Set(d.rules.flatMap { $0.args.map(\.index) })
-        if indices.count == 1, let rest = complement(of: d.rules.map(\.args)) {
-            let extra = rest.map { Decision.Rule(args: $0, action: d.otherwise) }
-            return (Decision(rules: d.rules + extra, otherwise: defaultAction), true)
-        }
-        return (Decision(otherwise: worst), false)
     }
 
     /// Writes decisions back as syscalls entries; names with the same decision share entries.

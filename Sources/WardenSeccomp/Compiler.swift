@@ -150,3 +150,53 @@ extension RuntimeReading {
         }
     }
 }
+
+/// Compiling with a time limit: libseccomp 2.5.4 can loop forever in seccomp_rule_add on some rule
+/// sets (rules sharing a range comparison, then testing a later argument differently), as runc and
+/// crun would with the same profile. The compile runs on a thread of its own; if it has not finished
+/// in time it is left running (hooks and commands are short-lived processes) and counts as failed.
+extension Compiler {
+    private final class Job: @unchecked Sendable {
+        let profile: LinuxSeccomp
+        let reading: RuntimeReading
+        let fd: Int32
+        var program: BPFProgram?
+        init(_ p: LinuxSeccomp, _ r: RuntimeReading, _ fd: Int32) { profile = p; reading = r; self.fd = fd }
+    }
+
+    /// The program, or nil when libseccomp refuses the profile or does not finish within `milliseconds`.
+    public static func compile(_ profile: LinuxSeccomp, as reading: RuntimeReading = .runc, within milliseconds: Int32) -> BPFProgram? {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return try? compile(profile, as: reading) }
+        let job = Job(profile, reading, fds[1])
+        let ref = Unmanaged.passRetained(job)
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
+            job.program = try? Compiler.compile(job.profile, as: job.reading)
+            var one: UInt8 = 1
+            _ = write(job.fd, &one, 1)
+            close(job.fd)
+            return nil
+        }, ref.toOpaque())
+        guard rc == 0 else {
+            ref.release()
+            close(fds[0]); close(fds[1])
+            return try? compile(profile, as: reading)
+        }
+        pthread_detach(tid)
+        defer { close(fds[0]) }
+        var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+        var left = milliseconds
+        while true {
+            let n = poll(&p, 1, left)
+            if n > 0 { break }
+            if n == 0 { return nil }  // still inside libseccomp: treat as refused
+            if errno != EINTR { return nil }
+            left = max(1, left / 2)
+        }
+        var byte: UInt8 = 0
+        guard read(fds[0], &byte, 1) == 1 else { return nil }
+        return job.program
+    }
+}

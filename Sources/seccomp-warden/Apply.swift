@@ -21,6 +21,7 @@ struct Apply: ParsableCommand {
     @Flag(help: "Print each change: syscalls newly denied, rules changed, flags removed.") var diff = false
     @Option(help: "Write the result to FILE ('-' for stdout) instead of in place.") var output: String?
     @Option(help: "Replace the container's profile with FILE (runtime-spec, Docker or podman format) before tightening.") var profile: String?
+    @Flag(help: "Refuse (exit 1, nothing written) where the result would be stricter than the exact meet of the container's profile and the policy.") var exact = false
 
     func run() throws {
         try runReportingErrors {
@@ -44,6 +45,11 @@ struct Apply: ParsableCommand {
                     return
                 }
                 throw WardenError(.refused, file: config.name, "refused: \(e.reason ?? "")")
+            }
+            // Where the meet could not be written exactly, the result is stricter than both sides ask for.
+            let departures = e.changes.filter { if case .overApproximated = $0 { true } else { false } }
+            if exact, let first = departures.first {
+                throw WardenError(.refused, file: config.name, "refused by --exact: \(first)" + (departures.count > 1 ? " (and \(departures.count - 1) more)" : ""))
             }
             if dryRun { return }
             // Audit changes nothing: it only says what enforce would do.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import WardenHook
 import WardenJSON
+import WardenPolicy
 import WardenProc
 import WardenSpec
 
@@ -22,6 +23,7 @@ struct Explain: ParsableCommand {
     @Option(help: "The architecture (x86_64, amd64, x86, i686, x32, aarch64, arm64, … or SCMP_ARCH_*). Default: this machine's.") var arch: SeccompArch?
     @Option(help: "Argument values, comma-separated (decimal, 0x hex, or negative).") var args: String?
     @Option(help: "A runtime state root to find the process's container in (repeatable).") var root: [String] = []
+    @OptionGroup var policyOptions: PolicyOptions
 
     func validate() throws {
         if (path == nil) == (pid == nil) { throw ValidationError("give exactly one of PATH or --pid PID") }
@@ -40,6 +42,7 @@ struct Explain: ParsableCommand {
             } else {
                 let (profile, source) = try load(path!)
                 lines = try Explainer.explain(profile: profile, source: source, name: syscall, arch: arch, args: values).lines
+                    + tighteningLines(profile)
             }
             for l in lines { print(l) }
         } catch {
@@ -83,5 +86,21 @@ extension Substring {
         while let f = s.first, f == " " { s.removeFirst() }
         while let l = s.last, l == " " { s.removeLast() }
         return String(s)
+    }
+
+}
+
+extension Explain {
+    /// What tightening this profile against the policy does to the syscall: where the result would be
+    /// stricter than the exact meet (the argument region and why), or that it is exact.
+    func tighteningLines(_ profile: LinuxSeccomp?) -> [String] {
+        guard let policy = try? Policy.load(explicit: policyOptions.policy),
+              let r = try? Tighten.tighten(profile, policy: policy, checkOutput: false) else { return [] }
+        let mine = r.changes.compactMap { c -> String? in
+            if case .overApproximated(let n, let why) = c, n == syscall { return why }
+            return nil
+        }
+        if mine.isEmpty { return ["tightening: exact for \(syscall) (the stricter of this profile and the policy at every argument value)"] }
+        return mine.map { "tightening: stricter than the exact meet for \($0)" }
     }
 }

@@ -231,3 +231,49 @@ struct FilterAnnotationTests {
         #expect(r.stderr.contains("allowAnnotations[0]"), "\(r.stderr)")
     }
 }
+
+/// The exact meet in a real container: Docker's default profile with CLONE_NEWUSER left out of its
+/// clone mask, tightened, still lets the shell fork (the meet grows the mask by one bit instead of
+/// denying clone) and still denies a new user namespace by every route.
+@Suite("Exact meet, real runtimes", .serialized)
+struct ExactMeetRuntimeTests {
+    @Test("Docker's default with the clone mask missing CLONE_NEWUSER: forks, and unshare -U is denied", arguments: ["runc", "crun"])
+    func cloneMaskForks(runtime: String) throws {
+        let dir = try tempDir("exact-clone-\(runtime)")
+        defer { cleanup(dir) }
+        let script = "/bin/sh -c 'true & wait' && echo forked; unshare -U true && echo unshared || echo unshare-denied; /bin/probe clone-userns || true; /bin/probe unshare || true; echo alive"
+        let setup = """
+            source \(Repo.root)/Tests/support/runtime.sh
+            make_bundle \(Repo.sample("no-seccomp"))/config.json \(dir)/b /bin/sh -c "\(script)"
+            "$WARDEN" convert \(Repo.fixtures)/docker-default.json --arch x86_64 > \(dir)/profile.json || exit 9
+            python3 - \(dir)/b/config.json \(dir)/profile.json <<'PY'
+            import json, sys
+            c = json.load(open(sys.argv[1])); p = json.load(open(sys.argv[2]))
+            n = 0
+            for e in p["syscalls"]:
+                for a in e.get("args") or []:
+                    if "clone" in e["names"] and a["op"] == "SCMP_CMP_MASKED_EQ" and a["value"] == 2114060288:
+                        a["value"] = 2114060288 & ~0x10000000; n += 1
+            assert n == 1, n
+            c["linux"]["seccomp"] = p
+            json.dump(c, open(sys.argv[1], "w"))
+            PY
+            """
+        let made = try sh(setup, env: ["WARDEN": Repo.binary])
+        #expect(made.status == 0, "\(made.stdout) \(made.stderr)")
+        let apply = try warden(["apply", "--exact", "--diff", dir + "/b"])
+        #expect(apply.status == 0, "\(apply.stdout) \(apply.stderr)")
+        #expect(!apply.stdout.contains("stricter than the exact meet"), "\(apply.stdout)")
+        // The clone rule grew by CLONE_NEWUSER: one rule, not a denial of every clone.
+        let config = readText(dir + "/b/config.json")
+        #expect(config.contains("\(0x7E02_0000 as UInt64)"), "the mask with CLONE_NEWUSER is back: \(apply.stdout)")
+        let r = try sh("source \(Repo.root)/Tests/support/runtime.sh\nrun_in \(runtime) \(dir)/b warden-exact-\(runtime)-$$")
+        #expect(r.stdout.contains("alive"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("forked"), "the shell forks: \(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("unshare-denied") && !r.stdout.contains("unshared"), "\(r.stdout)")
+        for probe in ["clone-userns", "unshare"] {
+            let line = r.stdout.split(separator: "\n").first { $0.hasPrefix(probe + " ") }
+            #expect(line?.hasSuffix("EPERM") == true, "\(probe): \(line ?? "no answer")\n\(r.stdout)")
+        }
+    }
+}

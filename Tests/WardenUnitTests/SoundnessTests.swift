@@ -43,7 +43,7 @@ struct SoundnessTests {
             // on the compiled filter found open (libseccomp's x32 and 32-bit halves) and closed outright.
             let inexact = Set(result.changes.compactMap { c -> String? in
                 switch c {
-                case .overApproximated(let n), .routeClosed(let n, _): n
+                case .overApproximated(let n, _), .routeClosed(let n, _): n
                 default: nil
                 }
             })
