@@ -62,9 +62,9 @@ enum ExactMeet {
             }
         }
         if !conflict {
-            // libseccomp 2.5.4 can merge rules of one action over several arguments into a filter that
+            // libseccomp 2.5.4 can merge rules of one action into a filter that
             // matches more or less than they say: such a side is read only if its filter agrees.
-            let multi = rules.count > 1 && raw.contains { $0.conditions.count > 1 }
+            let multi = rules.count > 1 && raw.contains { !$0.conditions.isEmpty }
             if multi, compiledAsStated(name: name, regions: rules, rules: raw.map { .init(args: $0.conditions, action: $0.action) },
                                        defaultAction: fallback, abis: abis) != nil {
                 return nil
@@ -209,7 +209,7 @@ enum ExactMeet {
             Outcome(decision: Decision(otherwise: worst), changed: true, departure: "all arguments: \(why); \(worst) is taken")
         }
         guard let (ea, da) = sa, let (eb, db) = sb else {
-            return strictest("the rules cannot be read exactly (libseccomp refuses them or they split too far)")
+            return strictest("a side's rules cannot be read exactly (libseccomp refuses them, compiles them into something else, or they split too far)")
         }
         let thirtyTwo = abis.contains { $0 == .x86 || $0 == .x32 }
         let inputAlike = (ea.comparisons + eb.comparisons).allSatisfy(\.readsAlikeOn32Bit)
