@@ -61,7 +61,16 @@ enum ExactMeet {
                 j > i && rules[i].action != rules[j].action && rules[i].region.intersects(rules[j].region)
             }
         }
-        if !conflict { return (Side(regions: rules, otherwise: fallback, comparisons: comparisons), nil) }
+        if !conflict {
+            // libseccomp 2.5.4 can merge rules of one action into a filter that
+            // matches more or less than they say: such a side is read only if its filter agrees.
+            let multi = rules.count > 1 && raw.contains { !$0.conditions.isEmpty }
+            if multi, compiledAsStated(name: name, regions: rules, rules: raw.map { .init(args: $0.conditions, action: $0.action) },
+                                       defaultAction: fallback, abis: abis) != nil {
+                return nil
+            }
+            return (Side(regions: rules, otherwise: fallback, comparisons: comparisons), nil)
+        }
 
         // Overlaps of different actions: split until every rule covers or misses each piece, and ask
         // the filter libseccomp builds from these rules what each mixed piece gets.
@@ -200,7 +209,7 @@ enum ExactMeet {
             Outcome(decision: Decision(otherwise: worst), changed: true, departure: "all arguments: \(why); \(worst) is taken")
         }
         guard let (ea, da) = sa, let (eb, db) = sb else {
-            return strictest("the rules cannot be read exactly (libseccomp refuses them or they split too far)")
+            return strictest("a side's rules cannot be read exactly (libseccomp refuses them, compiles them into something else, or they split too far)")
         }
         let thirtyTwo = abis.contains { $0 == .x86 || $0 == .x32 }
         let inputAlike = (ea.comparisons + eb.comparisons).allSatisfy(\.readsAlikeOn32Bit)
