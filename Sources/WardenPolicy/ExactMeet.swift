@@ -119,7 +119,8 @@ enum ExactMeet {
     }
 
     /// The meet of `a` (the container's side: it wins ties) and `b` under `defaultAction`.
-    static func meet(_ a: Side, _ b: Side, defaultAction: RuleAction) -> (regions: [(region: Region, action: RuleAction)], changed: Bool)? {
+    /// nil: the split ran past its bound. `regions` nil: finished, but too many to write.
+    static func meet(_ a: Side, _ b: Side, defaultAction: RuleAction) -> (regions: [(region: Region, action: RuleAction)]?, changed: Bool)? {
         var out = [(region: Region, action: RuleAction)]()
         var changed = false
         var steps = 0
@@ -165,7 +166,7 @@ enum ExactMeet {
         // actions never overlap it.
         out.removeAll { Compiler.actionValue($0.action) == Compiler.actionValue(defaultAction) }
         // Merging is quadratic: a split this fine will not come back under the bound anyway.
-        if out.count > 8 * ruleBound { return nil }
+        if out.count > 8 * ruleBound { return (nil, changed) }
         return (merged(out), changed)
     }
 
@@ -224,7 +225,15 @@ enum ExactMeet {
             }
             return strictest("a comparison with a value above 32 bits reads differently on x86 and x32")
         }
-        guard let (regions, changed) = meet(ea, eb, defaultAction: defaultAction), regions.count <= ruleBound else {
+        guard let (found, changed) = meet(ea, eb, defaultAction: defaultAction) else {
+            return strictest("the exact meet needs more than \(stepBound) splits")
+        }
+        // The baseline adds nothing here: the container's own rules are the exact meet, however many.
+        if !changed && da == nil && ea.otherwise == defaultAction {
+            return Outcome(decision: Decision(rules: ea.regions.map { .init(args: $0.region.conditions, action: $0.action) }, otherwise: ea.otherwise),
+                           changed: false, departure: nil)
+        }
+        guard let regions = found, regions.count <= ruleBound else {
             return strictest("the exact meet needs more than \(ruleBound) rules")
         }
         let rules = addOrder(regions.map { Decision.Rule(args: $0.region.conditions, action: $0.action) })
