@@ -125,7 +125,9 @@ struct AuditRecordTests {
         _ = try? sh("runc delete -f \(id) >/dev/null 2>&1")
         #expect(r.stdout.contains("ran\n"), "\(r.stdout)")
         let ms = Int(r.stdout.split(separator: "ms=").last?.prefix { $0.isNumber } ?? "") ?? .max
-        #expect(ms < 4000, "took \(ms) ms: \(r.stdout)")
+        // A gate blocked on the FIFO would run into its 8 s deadline; a cold-cache gate on a loaded
+        // machine (the exact meet checks libseccomp's filter, debug build) can take a few seconds.
+        #expect(ms < 7500, "took \(ms) ms: \(r.stdout)")
     }
 
     @Test("a symlinked audit log is not followed: its target stays as it was, the decision stands")
