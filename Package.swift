@@ -15,33 +15,46 @@ let package = Package(
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         // C for what Swift cannot import: libseccomp's macros and variadics, ptrace, memfd.
         .target(name: "CShim", dependencies: ["CSeccomp"]),
-        .target(name: "WardenJSON", dependencies: ["CJansson"]),
-        .target(name: "WardenSpec", dependencies: ["WardenJSON"]),
-        .target(name: "WardenSeccomp", dependencies: ["WardenSpec", "CSeccomp", "CShim"]),
-        .target(name: "WardenPolicy", dependencies: ["WardenSpec", "WardenSeccomp", "WardenJSON"]),
-        .target(name: "WardenProc", dependencies: ["WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenJSON", "CShim"]),
-        .target(name: "WardenHook", dependencies: ["WardenPolicy", "WardenProc", "WardenJSON", "WardenSpec"]),
+        // C headers Swift's Glibc module leaves out (sys/vfs.h).
+        .target(name: "CSystem"),
+        // Errors with their JSON path, file descriptors and folders opened safely, stderr, the version.
+        .target(name: "WardenCore", dependencies: ["CSystem"]),
+        // The JSON document (jansson): parse, walk with paths, edit in place, write.
+        .target(name: "WardenJSON", dependencies: ["WardenCore", "CJansson"]),
+        // The runtime-spec's types (config.json, linux.seccomp); Docker's profile format in Docker/.
+        .target(name: "WardenSpec", dependencies: ["WardenCore", "WardenJSON"]),
+        // Seccomp: libseccomp compilation as runc and crun read a profile, BPF, the proof over BPF.
+        .target(name: "WardenSeccomp", dependencies: ["WardenCore", "WardenSpec", "CSeccomp", "CShim"]),
+        // The site policy: loading, the baseline, the meet, evaluation, enforcement, the verdict cache.
+        .target(name: "WardenPolicy", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp"]),
+        // The host: /proc, ptrace, filters read from the kernel, runtime state, the kernel log. No policy.
+        .target(name: "WardenHost", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "CShim"]),
+        // Judging running processes against the policy.
+        .target(name: "WardenVerify", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost"]),
+        // The critical path: hook stages, the runtime wrapper, the audit log.
+        .target(name: "WardenHook", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenPolicy", "WardenHost", "WardenVerify"]),
         .executableTarget(
             name: "seccomp-warden",
             dependencies: [
-                "WardenHook", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenSeccomp", "WardenProc",
+                "WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost",
+                "WardenVerify", "WardenHook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // bench/run only: in-process tightening throughput. Not part of the product or any hook path.
-        .executableTarget(name: "warden-bench", dependencies: ["WardenPolicy", "WardenSpec", "WardenJSON"]),
+        .executableTarget(name: "warden-bench", dependencies: ["WardenCore", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenHost", "WardenVerify"]),
         // libFuzzer targets (scripts/fuzz); a plain build replays corpus files.
-        .executableTarget(name: "warden-fuzz", dependencies: ["WardenPolicy", "WardenSeccomp", "WardenSpec", "WardenJSON"]),
+        .executableTarget(name: "warden-fuzz", dependencies: ["WardenCore", "WardenPolicy", "WardenSeccomp", "WardenSpec", "WardenJSON"]),
         // Unit tests: no root, no runtime, no container; seconds (`scripts/test --unit`). Its Support.swift
         // is a link to the integration target's; ArgvTable.swift and RandomProfiles.swift are linked the other way.
         .testTarget(
             name: "WardenUnitTests",
-            dependencies: ["WardenHook", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenSeccomp", "WardenProc"]
+            dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook"]
         ),
         // Integration tests: root, real runc, crun, podman, dockerd, containerd.
         .testTarget(
             name: "WardenTests",
-            dependencies: ["WardenHook", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenSeccomp", "WardenProc"]
+            dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook"]
         ),
     ]
 )

@@ -1,5 +1,7 @@
+import WardenCore
 import WardenJSON
-import WardenProc
+import WardenHost
+import WardenVerify
 #if canImport(Glibc)
 import Glibc
 #endif

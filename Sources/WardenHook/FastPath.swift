@@ -1,11 +1,7 @@
-import WardenJSON
+import WardenCore
 #if canImport(Glibc)
 import Glibc
 #endif
-
-public enum WardenVersion {
-    public static let string = "0.1.0"
-}
 
 /// The critical-path entry points, dispatched before any argument parsing library runs.
 public enum FastPath {
@@ -55,11 +51,4 @@ public enum FastPath {
         signal(SIGALRM, SIG_DFL)
         signal(SIGPIPE, SIG_DFL)
     }
-}
-
-/// Writes one line to stderr, unbuffered.
-public func printErr(_ line: String) {
-    var bytes = Array(line.utf8)
-    bytes.append(10)
-    try? FileIO.writeAll(fd: 2, bytes, name: "<stderr>")
 }

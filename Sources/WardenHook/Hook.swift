@@ -1,6 +1,8 @@
+import WardenCore
 import WardenJSON
 import WardenPolicy
-import WardenProc
+import WardenHost
+import WardenVerify
 import WardenSpec
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenJSON
 
 /// The one parser of `seccomp-warden hook STAGE [--policy FILE]`, for the fast path and for

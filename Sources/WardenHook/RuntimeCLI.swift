@@ -1,3 +1,4 @@
+import WardenCore
 /// The command lines of the runtimes the wrapper stands in front of, read as each runtime reads them.
 ///
 /// The wrapper decides which `config.json` to tighten from the runtime's argv, so it must find the

@@ -1,3 +1,4 @@
+import WardenCore
 import CJansson
 
 /// A parsed JSON document held by jansson, which keeps object keys in their original order.

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenSpec
 
 /// One way to reach a capability: a syscall, on every call or only for some argument values (a

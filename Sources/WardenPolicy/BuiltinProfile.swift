@@ -1,3 +1,4 @@
+import WardenCore
 /// Docker's default profile (Tests/Fixtures/docker-default.json) converted to the runtime-spec
 /// form for x86_64 and Docker's default capabilities: the profile injected where a container has none.
 /// Regenerate with `seccomp-warden convert Tests/Fixtures/docker-default.json --arch x86_64 --kernel 6.1`

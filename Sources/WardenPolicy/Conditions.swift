@@ -1,3 +1,4 @@
+import WardenCore
 import WardenSpec
 
 /// Whether a conjunction of argument comparisons can hold at all. Conservative: `true` when unsure,

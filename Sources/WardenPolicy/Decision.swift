@@ -1,3 +1,4 @@
+import WardenCore
 import WardenSpec
 
 /// What a profile does with one syscall name, as libseccomp builds it: conditional rules

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenSeccomp
 import WardenSpec
 

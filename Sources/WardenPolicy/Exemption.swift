@@ -1,3 +1,4 @@
+import WardenCore
 import WardenJSON
 import WardenSpec
 

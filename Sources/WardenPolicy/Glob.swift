@@ -1,3 +1,4 @@
+import WardenCore
 /// A shell-style pattern over bytes: `*` matches any run of bytes (`/`, `:` and `@` included), `?`
 /// exactly one byte, every other byte itself; a pattern with neither is a literal. No character
 /// classes, no escapes: the facts it is matched against (Kubernetes namespaces, image references,

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenJSON
 
 /// One file a policy was made of: the policy itself, or a profile it names (`inject`, `deny`).

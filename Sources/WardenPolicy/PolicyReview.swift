@@ -1,3 +1,4 @@
+import WardenCore
 import WardenSpec
 
 /// What `policy check` and `policy diff` say about a policy: which capabilities of the built-in baseline

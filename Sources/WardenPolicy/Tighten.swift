@@ -1,3 +1,4 @@
+import WardenCore
 import WardenSpec
 import WardenSeccomp
 

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenSpec
 
 /// A set of values of one 64-bit syscall argument that a single seccomp comparison states: the

@@ -1,3 +1,4 @@
+import WardenCore
 /// Classic BPF as seccomp runs it: a program over `struct seccomp_data`, and an emulator.
 
 /// One `struct sock_filter`.

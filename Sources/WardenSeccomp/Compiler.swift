@@ -1,3 +1,4 @@
+import WardenCore
 import CSeccomp
 import CShim
 import WardenJSON

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenSpec
 
 /// A proof over seccomp BPF for every input, not for sampled ones.

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenJSON
 
 /// A bundle's config.json: the lossless document plus typed reads of the parts we use.

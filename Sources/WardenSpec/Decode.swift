@@ -1,3 +1,4 @@
+import WardenCore
 import WardenJSON
 
 /// Typed reads from a JSON node, each failing with the node's path.

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenJSON
 
 /// The runtime-spec `linux.seccomp` object, complete.

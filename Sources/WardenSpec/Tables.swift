@@ -150,4 +150,5 @@ public func lookup<T: RawRepresentable & CaseIterable>(_ type: T.Type, _ raw: St
     throw .input("\"\(raw)\" is not a valid \(what) (valid: \(valid))", path: path)
 }
 
+import WardenCore
 import WardenJSON

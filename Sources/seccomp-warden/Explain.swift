@@ -1,8 +1,10 @@
+import WardenCore
 import ArgumentParser
 import WardenHook
 import WardenJSON
 import WardenPolicy
-import WardenProc
+import WardenHost
+import WardenVerify
 import WardenSpec
 
 struct Explain: ParsableCommand {

@@ -1,8 +1,10 @@
+import WardenCore
 import ArgumentParser
 import Glibc
 import WardenHook
 import WardenJSON
-import WardenProc
+import WardenHost
+import WardenVerify
 
 /// `report`: which containers called what an observe policy logs, i.e. what enforce would deny.
 struct Report: ParsableCommand {

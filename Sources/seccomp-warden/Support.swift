@@ -1,3 +1,4 @@
+import WardenCore
 import ArgumentParser
 import WardenHook
 import WardenJSON

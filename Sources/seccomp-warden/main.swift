@@ -1,5 +1,6 @@
 // Entry point. The hook and the runtime wrapper are on every container's critical path, so they
 // are dispatched here before the argument parser is touched; so is `verify --pid/--container`.
+import WardenCore
 import WardenHook
 #if canImport(Glibc)
 import Glibc

@@ -8,6 +8,7 @@
 // for each N in COUNTS (default 10,25,50,100,200,400). Prints one JSON object per line:
 //   {"case":"docker-default","rules":15,"perSecond":…,"perSecondLow":…,"perSecondHigh":…,"microsMedian":…,"changes":…}
 // --quick: one iteration per case (CI: it proves the tool runs, and asserts nothing about time).
+import WardenCore
 import WardenJSON
 import WardenPolicy
 import WardenSpec

@@ -1,6 +1,7 @@
 // libFuzzer targets, one binary: $WARDEN_FUZZ_TARGET picks json, model, policy, docker or tighten.
 // Built with -sanitize=fuzzer,address -DFUZZING by scripts/fuzz; a plain build replays files
 // given as arguments through the same code, so a crash found once stays a regression case.
+import WardenCore
 import WardenJSON
 import WardenPolicy
 import WardenSeccomp

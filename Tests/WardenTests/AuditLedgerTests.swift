@@ -1,7 +1,9 @@
+import WardenCore
 import Foundation
 import Testing
 @testable import WardenHook
-@testable import WardenProc
+@testable import WardenHost
+@testable import WardenVerify
 
 /// The audit log read back for `verify --all`'s backstop: which decisions count, for which id, from
 /// which file. No container: the "container" is this test process (its start time is real).

@@ -1,6 +1,8 @@
+import WardenCore
 import Foundation
 import Testing
-@testable import WardenProc
+@testable import WardenHost
+@testable import WardenVerify
 import WardenHook
 import WardenJSON
 import WardenSpec

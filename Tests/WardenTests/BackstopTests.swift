@@ -1,6 +1,8 @@
+import WardenCore
 import Foundation
 import Testing
-@testable import WardenProc
+@testable import WardenHost
+@testable import WardenVerify
 
 /// `verify --all`'s backstop against real runc containers under a private state root: one started with
 /// the createRuntime gate registered (its decision is logged with the real id) is accounted; one

@@ -1,8 +1,10 @@
+import WardenCore
 import Foundation
 import Testing
 @testable import WardenJSON
 @testable import WardenPolicy
-@testable import WardenProc
+@testable import WardenHost
+@testable import WardenVerify
 @testable import WardenSeccomp
 @testable import WardenSpec
 

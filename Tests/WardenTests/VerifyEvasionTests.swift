@@ -1,7 +1,9 @@
+import WardenCore
 import Foundation
 import Testing
 @testable import WardenPolicy
-@testable import WardenProc
+@testable import WardenHost
+@testable import WardenVerify
 @testable import WardenSeccomp
 @testable import WardenSpec
 

@@ -1,3 +1,4 @@
+import WardenCore
 import Foundation
 import Testing
 @testable import WardenHook

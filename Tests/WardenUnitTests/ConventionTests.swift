@@ -1,3 +1,4 @@
+import WardenCore
 import Foundation
 import Testing
 @testable import WardenSeccomp
@@ -131,6 +132,39 @@ struct ConventionTests {
         #expect(r.status != 0)
         #expect(!r.stderr.isEmpty)
         #expect(!r.stderr.contains("<input>"), "\(r.stderr)")
+    }
+
+    @Test("the README's \"How it is built\" names every target, and its graph has each target above what it uses")
+    func targetsAgree() throws {
+        let readme = readText(Repo.root + "/README.md")
+        let section = try #require(readme.range(of: "## How it is built").map { String(readme[$0.upperBound...]) })
+            .components(separatedBy: "\n## ")[0]
+        let package = readText(Repo.root + "/Package.swift")
+        // `.target(name: "X", dependencies: ["A", "B"])`, one per line in Package.swift.
+        var uses = [String: [String]]()
+        for line in package.split(separator: "\n")
+        where [".target(", ".executableTarget(", ".systemLibrary("].contains(where: line.contains) && line.contains("(name: \"") {
+            let quoted = line.split(separator: "\"", omittingEmptySubsequences: false).enumerated()
+                .filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            uses[quoted[0]] = Array(quoted.dropFirst())
+        }
+        let sources = try FileManager.default.contentsOfDirectory(atPath: Repo.root + "/Sources")
+        #expect(Set(sources) == Set(uses.keys).union(["seccomp-warden"]), "Sources/ and Package.swift")
+        for target in sources { #expect(section.contains("`\(target)`"), "\(target) is not in the README's table") }
+        // The graph: the Warden targets from top to bottom (two on one line share a level).
+        let graph = try #require(section.components(separatedBy: "```").dropFirst().first)
+        var level = [String: Int]()
+        for (n, line) in graph.split(separator: "\n").enumerated() {
+            for word in line.split(whereSeparator: { " |/\\".contains($0) }) where word.hasPrefix("Warden") { level[String(word)] = n }
+        }
+        #expect(Set(level.keys) == Set(uses.keys.filter { $0.hasPrefix("Warden") }), "\(level.keys.sorted())")
+        for (target, deps) in uses where target.hasPrefix("Warden") {
+            let at = try #require(level[target], "\(target) is not in the graph")
+            for d in deps where d.hasPrefix("Warden") {
+                let dAt = try #require(level[d])
+                #expect(dAt > at, "\(target) uses \(d), which the graph draws above it or beside it")
+            }
+        }
     }
 
     @Test("the README's exit-code table is the man page's and --help's")

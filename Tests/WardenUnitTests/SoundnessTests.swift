@@ -1,3 +1,4 @@
+import WardenCore
 import Testing
 @testable import WardenPolicy
 @testable import WardenSeccomp

@@ -1,3 +1,4 @@
+import WardenCore
 import WardenJSON
 
 /// A seccomp profile in Docker's format (what `docker run --security-opt seccomp=FILE` takes), with

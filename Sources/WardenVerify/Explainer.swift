@@ -1,3 +1,5 @@
+import WardenCore
+import WardenHost
 import WardenJSON
 import WardenSeccomp
 import WardenSpec

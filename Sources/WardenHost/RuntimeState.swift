@@ -1,4 +1,5 @@
 #if os(Linux)
+import WardenCore
 import Glibc
 import WardenJSON
 

@@ -1,4 +1,5 @@
 #if os(Linux)
+import WardenCore
 import Glibc
 import WardenJSON
 
@@ -181,7 +182,8 @@ public struct TaskStatus: Equatable, Sendable {
 }
 
 extension String {
-    var trimmingBlanks: String {
+    /// Without leading and trailing blanks (/proc's `Name:\tvalue` lines).
+    public var trimmingBlanks: String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }

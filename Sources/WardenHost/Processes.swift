@@ -1,4 +1,5 @@
 #if os(Linux)
+import WardenCore
 import CShim
 import Glibc
 
@@ -25,6 +26,14 @@ public enum ContainerProcesses {
         public var outside: Set<Int32> = []
         /// Live processes whose PID namespace or cgroup could not be read: we cannot tell whether they belong.
         public var unresolved: [Int32] = []
+
+        public init(pids: [Int32], scope: Scope, nested: Set<Int32> = [], outside: Set<Int32> = [], unresolved: [Int32] = []) {
+            self.pids = pids
+            self.scope = scope
+            self.nested = nested
+            self.outside = outside
+            self.unresolved = unresolved
+        }
     }
 
     /// The processes of the container whose init is `pid`, read from /proc now.

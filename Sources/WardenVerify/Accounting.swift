@@ -1,4 +1,6 @@
 #if os(Linux)
+import WardenCore
+import WardenHost
 import CShim
 import Glibc
 import WardenJSON

@@ -1,0 +1,1 @@
+/* Headers only (include/csystem.h); SwiftPM wants one source file in a C target. */
