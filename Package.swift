@@ -16,9 +16,9 @@ let package = Package(
         // C for what Swift cannot import: libseccomp's macros and variadics, ptrace, memfd.
         .target(name: "CShim", dependencies: ["CSeccomp"]),
         // C headers Swift's Glibc module leaves out (sys/vfs.h).
-        .target(name: "CSystem"),
+        .target(name: "CLinux"),
         // Errors with their JSON path, file descriptors and folders opened safely, stderr, the version.
-        .target(name: "WardenCore", dependencies: ["CSystem"]),
+        .target(name: "WardenCore", dependencies: ["CLinux"]),
         // The JSON document (jansson): parse, walk with paths, edit in place, write.
         .target(name: "WardenJSON", dependencies: ["WardenCore", "CJansson"]),
         // The runtime-spec's types (config.json, linux.seccomp); Docker's profile format in Docker/.

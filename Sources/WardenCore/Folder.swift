@@ -1,6 +1,6 @@
 #if os(Linux)
 import Glibc
-import CSystem
+import CLinux
 
 /// Whose writes a file may carry for seccomp-warden to act on it. A file decides something only if
 /// nobody else could have written it, or could swap it (or a folder above it) after it was checked.

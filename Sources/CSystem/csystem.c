@@ -1,1 +1,0 @@
-/* Headers only (include/csystem.h); SwiftPM wants one source file in a C target. */
