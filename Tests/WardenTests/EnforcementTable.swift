@@ -1,0 +1,1 @@
+../WardenUnitTests/EnforcementTable.swift
