@@ -17,6 +17,13 @@ public enum AuditLog {
         return policy?.auditLog ?? defaultPath
     }
 
+    /// Appends the record of one `Enforcement` decision (see the next function for the fields).
+    public static func record(policy: Policy?, stage: String, id: String?, bundle: String?, _ entry: Enforcement.AuditEntry,
+                              idFrom: String? = nil, configDigest: String? = nil) {
+        record(policy: policy, stage: stage, id: id, bundle: bundle, decision: entry.decision.rawValue, summary: entry.changes,
+               reason: entry.reason, idFrom: idFrom, configDigest: configDigest)
+    }
+
     /// Appends one record. `id` is the container's id and `idFrom` where it was read (`state`: the
     /// runtime's state on stdin; `argv`: the runtime's command line; for precreate the field of podman's
     /// config it came from); `configDigest` is the FNV-1a of the config.json judged or written.

@@ -25,11 +25,11 @@ public enum Hook {
         let policy: Policy
         do { policy = try Policy.load(explicit: line.policy) } catch {
             // No policy, no decision: fail closed (the container does not start).
-            printErr("seccomp-warden hook \(stage): \(error)")
+            let result = Enforcement.failure("\(error)", exitCode: error.exitCode, mode: nil, stage: .init(hook: stage))
+            if let message = result.message { printErr(message) }
             let who = ContainerIdentity.of(stage: stage, input: input)
-            AuditLog.record(policy: nil, stage: stage, id: who.id, bundle: who.bundle, decision: "denied", summary: [], reason: "\(error)",
-                            idFrom: who.idFrom)
-            return error.exitCode
+            AuditLog.record(policy: nil, stage: stage, id: who.id, bundle: who.bundle, result.audit, idFrom: who.idFrom)
+            return result.exitCode
         }
         switch stage {
         case "precreate": return precreate(input, policy: policy)
@@ -43,58 +43,39 @@ public enum Hook {
 
     /// podman's precreate: the config on stdin, the complete (tightened) config on stdout.
     static func precreate(_ input: [UInt8], policy: Policy) -> Int32 {
-        let stage = "precreate"
+        var who: ContainerIdentity.Found? = nil
+        var result: Enforcement.Result
+        var output = input
         do {
             let config = OCIConfig(document: try JSONDocument(bytes: input, name: "<stdin config>"))
             // Only podman runs precreate, and its creator writes every annotation: no engine facts here.
             let e = try Evaluation.evaluate(config, policy: policy.withoutEngineFacts, cache: .standard())
-            let who = ContainerIdentity.of(config)
-            let id = who.id, bundle = who.bundle
-            func record(_ decision: String, _ summary: [String], _ reason: String?) {
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: decision, summary: summary,
-                                reason: reason, idFrom: who.idFrom)
+            who = ContainerIdentity.of(config)
+            result = Enforcement.decide(e, mode: policy.mode, stage: .precreate, container: who?.id)
+            if case .rewrite(let profile) = result.outcome {
+                config.setSeccomp(profile)
+                output = config.document.serialized(.compact)
             }
-            switch e.verdict {
-            case .injected, .tightened:
-                if !policy.mode.writesProfiles {
-                    record("audit-only", e.changes.map(\.description), "would be \(e.verdict.rawValue)")
-                    try FileIO.writeAll(fd: 1, input, name: "<stdout>")
-                    return 0
-                }
-                config.setSeccomp(e.profile!)
-                try FileIO.writeAll(fd: 1, config.document.serialized(.compact), name: "<stdout>")
-            case .denied:
-                record(policy.mode.refuses ? "denied" : "audit-only", [], e.reason)
-                if policy.mode.refuses {
-                    printErr("seccomp-warden: refused by policy: \(e.reason ?? "")")
-                    return 1
-                }
-                try FileIO.writeAll(fd: 1, input, name: "<stdout>")
-                return 0
-            default:
-                try FileIO.writeAll(fd: 1, input, name: "<stdout>")
-            }
-            record(e.verdict.rawValue, e.changes.map(\.description), e.reason)
-            return 0
         } catch {
             // A config that does not parse still names its container where it can.
-            let who = (try? JSONDocument(bytes: input, name: "<stdin config>")).map { ContainerIdentity.of(OCIConfig(document: $0)) }
-            AuditLog.record(policy: policy, stage: stage, id: who?.id, bundle: who?.bundle, decision: policy.mode.refuses ? "denied" : "audit-only",
-                            summary: [], reason: "\(error)", idFrom: who?.idFrom)
-            printErr("seccomp-warden hook precreate: \(error)")
-            if !policy.mode.refuses { try? FileIO.writeAll(fd: 1, input, name: "<stdout>"); return 0 }
-            return error.exitCode
+            who = (try? JSONDocument(bytes: input, name: "<stdin config>")).map { ContainerIdentity.of(OCIConfig(document: $0)) }
+            result = Enforcement.failure("\(error)", exitCode: error.exitCode, mode: policy.mode, stage: .precreate)
         }
+        if result.refusal == nil {
+            do { try FileIO.writeAll(fd: 1, output, name: "<stdout>") } catch {
+                result = Enforcement.failure("\(error)", exitCode: error.exitCode, mode: policy.mode, stage: .precreate)
+            }
+        }
+        AuditLog.record(policy: policy, stage: "precreate", id: who?.id, bundle: who?.bundle, result.audit, idFrom: who?.idFrom)
+        if let message = result.message { printErr(message) }
+        return result.exitCode
     }
 
     /// createRuntime/prestart/createContainer: the runtime has already read config.json, so this
     /// stage can only judge it; it never rewrites the file.
     static func gate(_ stage: String, _ input: [UInt8], policy: Policy) -> Int32 {
         var id: String? = nil, bundle: String? = nil, digest: String? = nil
-        func record(_ decision: String, _ summary: [String], _ reason: String?) {
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: decision, summary: summary,
-                            reason: reason, idFrom: "state", configDigest: digest)
-        }
+        let result: Enforcement.Result
         do {
             let state = try OCIState(document: try JSONDocument(bytes: input, name: "<stdin state>"))
             id = state.id
@@ -102,32 +83,16 @@ public enum Hook {
             // The bundle folder, every folder above it and config.json must be writable by root only:
             // otherwise the file judged here need not be the one the runtime read.
             let opened = try Bundle.open(state.bundle, writers: .rootAndSelf)
-            let config = opened.config
             digest = opened.digest
             // A gate only judges: the tightened profile is never written, so it is not compiled either.
-            let e = try Evaluation.evaluate(config, policy: policy, needsProfile: false, cache: .standard())
-            switch e.verdict {
-            case .compliant, .exempt:
-                record(e.verdict.rawValue, [], e.reason)
-                return 0
-            default:
-                let findings = e.verdict == .denied ? [e.reason ?? "refused"]
-                    : e.verdict == .injected ? ["no seccomp profile"] : e.changes.map(\.description)
-                let reason = "container \(state.id): seccomp profile falls short of the policy: " + findings.prefix(3).joined(separator: "; ")
-                    + (findings.count > 3 ? "; and \(findings.count - 3) more" : "")
-                if !policy.mode.refuses {
-                    record("audit-only", findings, reason)
-                    return 0
-                }
-                record("denied", findings, reason)
-                printErr("seccomp-warden: \(reason)")
-                return 1
-            }
+            let e = try Evaluation.evaluate(opened.config, policy: policy, needsProfile: false, cache: .standard())
+            result = Enforcement.decide(e, mode: policy.mode, stage: .gate(stage), container: state.id)
         } catch {
-            record(policy.mode.refuses ? "denied" : "audit-only", [], "\(error)")
-            printErr("seccomp-warden hook \(stage): \(error)")
-            return policy.mode.refuses ? error.exitCode : 0
+            result = Enforcement.failure("\(error)", exitCode: error.exitCode, mode: policy.mode, stage: .gate(stage))
         }
+        AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, result.audit, idFrom: "state", configDigest: digest)
+        if let message = result.message { printErr(message) }
+        return result.exitCode
     }
 
     /// poststart: the container's process, seen from the host. runc 1.1.5 runs this inside
@@ -145,8 +110,7 @@ public enum Hook {
         var pidfd: Int32? = nil
         defer { if let pidfd { close(pidfd) } }
         func unverifiedExit(_ pid: Int32, _ when: String) -> Int32 {
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "unverified", summary: [],
-                            reason: "pid \(pid) exited \(when)")
+            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, .init(.unverified, reason: "pid \(pid) exited \(when)"))
             return 0
         }
         do throws(WardenError) {
@@ -164,7 +128,7 @@ public enum Hook {
             }
             let config = try Bundle.open(state.bundle, writers: .rootAndSelf).config
             if let ex = policy.exemption(for: try config.annotations()) {
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "exempt", summary: [], reason: ex.reason)
+                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, .init(.exempt, reason: ex.reason))
                 return 0
             }
             // A short-lived container may be gone before poststart runs (crun): nothing to check, and we say so.
@@ -191,32 +155,24 @@ public enum Hook {
                 findings = r.failures.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }
                 report = r
             }
-            if findings.isEmpty, let report {
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "compliant",
-                                summary: waited + report.checks.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }, reason: nil)
-                return 0
-            }
-            let reason = "container \(state.id): " + findings.joined(separator: "; ")
-            if !policy.mode.refuses {
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "audit-only", summary: findings, reason: reason)
-                return 0
-            }
-            ProcessStart.kill(fd)
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: "denied", summary: findings,
-                            reason: reason + " (process killed)")
-            printErr("seccomp-warden: \(reason); the container's process was killed")
-            return 1
+            // Nothing found means the verifier ran: findings are empty only after `.execd`.
+            let checks = waited + (report?.checks ?? []).map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }
+            let result = Enforcement.poststart(findings: findings, checks: checks, container: state.id, mode: policy.mode)
+            if result.refusal != nil { ProcessStart.kill(fd) }
+            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, result.audit)
+            if let message = result.message { printErr(message) }
+            return result.exitCode
         } catch {
             // The process may exit while we look (a short-lived container under crun): that is not a finding.
             if let pid, !ContainerProcesses.isLive(pid) { return unverifiedExit(pid, "while poststart was checking it") }
-            let audit = !policy.mode.refuses
-            if !audit, let pid {
+            let result = Enforcement.failure("\(error)", exitCode: error.exitCode, mode: policy.mode, stage: .poststart)
+            if result.refusal != nil, let pid {
                 // Through the pidfd when we hold one: the pid may name another process by now.
                 if let pidfd { ProcessStart.kill(pidfd) } else { kill(pid, SIGKILL) }
             }
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: audit ? "audit-only" : "denied", summary: [], reason: "\(error)")
-            printErr("seccomp-warden hook poststart: \(error)")
-            return audit ? 0 : error.exitCode
+            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, result.audit)
+            if let message = result.message { printErr(message) }
+            return result.exitCode
         }
     }
 }

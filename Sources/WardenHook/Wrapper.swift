@@ -113,10 +113,9 @@ public enum Wrapper {
     static func refuseArguments(_ reason: String, _ inv: RuntimeCLI.Invocation, runtime: String) -> String? {
         let policy = try? Policy.load()
         let message = "cannot read the command line as \(runtime) would, so cannot tell which config.json it reads: \(reason)"
-        let audit = policy.map { !$0.mode.refuses } ?? false
-        AuditLog.record(policy: policy, stage: "wrapper-\(runtime)", id: inv.containerID, bundle: nil,
-                        decision: audit ? "audit-only" : "denied", summary: [], reason: message, idFrom: "argv")
-        return audit ? nil : message
+        let result = Enforcement.failure(message, exitCode: 1, mode: policy?.mode, stage: .wrapper(runtime: runtime))
+        AuditLog.record(policy: policy, stage: "wrapper-\(runtime)", id: inv.containerID, bundle: nil, result.audit, idFrom: "argv")
+        return result.refusal
     }
 
     /// Tightens the bundle in place; returns the reason when the container must not start.
@@ -125,46 +124,33 @@ public enum Wrapper {
     /// read back through that folder's descriptor, so the file the runtime then opens by the same path
     /// is the one that was proved.
     static func tighten(bundle given: String?, _ inv: RuntimeCLI.Invocation, runtime: String) -> String? {
-        let stage = "wrapper-\(runtime)"
+        let stage = Enforcement.Stage.wrapper(runtime: runtime)
         var policy: Policy? = nil
         var bundle = given ?? "."
         if !bundle.hasPrefix("/"), let cwd = getcwd(nil, 0) {
             bundle = String(cString: cwd) + (bundle == "." ? "" : "/" + bundle)
             free(cwd)
         }
-        let id = inv.containerID
         var digest: String? = nil
-        func record(_ decision: String, _ summary: [String], _ reason: String?) {
-            AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, decision: decision, summary: summary,
-                            reason: reason, idFrom: "argv", configDigest: digest)
-        }
+        var result: Enforcement.Result
         do {
-            policy = try Policy.load()
+            let loaded = try Policy.load()
+            policy = loaded
             let opened = try Bundle.open(bundle, writers: .rootAndSelf)
             let config = opened.config
             digest = opened.digest
-            let e = try Evaluation.evaluate(config, policy: policy!, cache: .standard())
-            switch e.verdict {
-            case .injected, .tightened:
-                if !policy!.mode.writesProfiles {
-                    record("audit-only", e.changes.map(\.description), "would be \(e.verdict.rawValue)")
-                    return nil
-                }
-                config.setSeccomp(e.profile!)
+            let e = try Evaluation.evaluate(config, policy: loaded, cache: .standard())
+            result = Enforcement.decide(e, mode: loaded.mode, stage: stage, container: inv.containerID)
+            if case .rewrite(let profile) = result.outcome {
+                config.setSeccomp(profile)
                 digest = try opened.replace(with: config.document.serialized(.indented))
-            case .denied:
-                let decision = policy!.mode.refuses ? "denied" : "audit-only"
-                record(decision, [], e.reason)
-                return policy!.mode.refuses ? "refused by policy: \(e.reason ?? "")" : nil
-            default: break
             }
-            record(e.verdict.rawValue, e.changes.map(\.description), e.reason)
-            return nil
         } catch {
-            let audit = policy.map { !$0.mode.refuses } ?? false
-            record(audit ? "audit-only" : "denied", [], "\(error)")
-            return audit ? nil : "\(error)"
+            result = Enforcement.failure("\(error)", exitCode: 1, mode: policy?.mode, stage: stage)
         }
+        AuditLog.record(policy: policy, stage: stage.name, id: inv.containerID, bundle: bundle, result.audit, idFrom: "argv",
+                        configDigest: digest)
+        return result.refusal
     }
 
     /// containerd shows the last error of the runtime's --log file to Docker users. The log is

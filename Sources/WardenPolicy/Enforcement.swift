@@ -97,6 +97,12 @@ public enum Enforcement {
         /// The line for stderr, if any.
         public var message: String?
         public var exitCode: Int32
+
+        /// Why the container must not run, or nil.
+        public var refusal: String? {
+            if case .refuse(let reason) = outcome { return reason }
+            return nil
+        }
     }
 
     /// What `stage` does with the evaluation of container `id` under `mode`.
