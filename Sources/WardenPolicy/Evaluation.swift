@@ -50,22 +50,8 @@ public struct Evaluation {
     }
 
     static func judge(_ current: LinuxSeccomp?, _ config: OCIConfig, policy: Policy, needsProfile: Bool) throws(WardenError) -> Evaluation {
-        var policy = policy
-        if !policy.denySources.isEmpty {
-            // A Docker-format deny set serves each container as Docker would: for its own capabilities.
-            do { policy.deny = try policy.deny(for: .of(config)) } catch { throw error.inFile(policy.source) }
-        }
-        if current == nil, let source = policy.injectSource {
-            // A Docker-format baseline serves each container as Docker would: for its own capabilities.
-            do { policy.inject = try source.convert(.of(config)) } catch { throw error.inFile(policy.source) }
-        }
-        // Observe: a container with no profile runs as it would unconfined, with the baseline's routes
-        // logged. The inject profile's own allow-list is left out: made to log, its argument rules
-        // (socket's families, personality's) cannot be kept exact under a logging default, and every
-        // socket call would be reported as one that enforce denies.
-        if current == nil && policy.logsAll {
-            policy.inject = LinuxSeccomp(defaultAction: .allow, architectures: policy.inject.architectures)
-        }
+        // What applies to this container: Docker-format sets converted for its capabilities, observe's inject.
+        let policy = try policy.baseline(for: config, hasProfile: current != nil)
         do {
             let result = try Tighten.tighten(current, policy: policy, checkOutput: needsProfile)
             if result.changes.isEmpty {

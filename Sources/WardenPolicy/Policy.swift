@@ -3,7 +3,8 @@ import WardenJSON
 import WardenSpec
 
 /// The site policy: what to inject where a container has no profile, what no container may
-/// escape, and how to treat what falls short.
+/// escape, and how to treat what falls short. Built only by its loader (`Policy.load`, `builtin`);
+/// nothing outside this module changes one, and `baseline(for:)` gives what applies to one container.
 public struct Policy {
     public enum Mode: String, CaseIterable, Sendable {
         /// Tighten where we can; refuse (stop the container) where we cannot.
@@ -26,12 +27,12 @@ public struct Policy {
         case refuse
     }
 
-    public var mode: Mode
+    public internal(set) var mode: Mode
     /// The allowed architectures; nil leaves the container's own list alone.
-    public var architectures: [SeccompArch]?
+    public internal(set) var architectures: [SeccompArch]?
     /// The profile given to a container that has none. The built-in one is parsed on first use:
     /// most hook runs (gates, poststart, every container that brings a profile) never need it.
-    public var inject: LinuxSeccomp {
+    public internal(set) var inject: LinuxSeccomp {
         get { injectOverride ?? Policy.builtinInject }
         set { injectOverride = newValue }
     }
@@ -39,19 +40,19 @@ public struct Policy {
     var injectOverride: LinuxSeccomp? = nil
     /// When `inject` came from a Docker/podman-format profile: that profile, converted again for each
     /// container's own capabilities (`inject` is its conversion for Docker's default capabilities).
-    public var injectSource: DockerProfile? = nil
+    public internal(set) var injectSource: DockerProfile? = nil
     /// Rules no container may escape, as a profile whose default allows.
-    public var deny: [LinuxSyscall]
+    public internal(set) var deny: [LinuxSyscall]
     /// For each rule of `deny`, where the user wrote it: the policy's `deny[N]` (its `names` are the
     /// user's `names` when the rule is theirs as written), so errors name the entry written, not the one
     /// after expansion.
     var denyOrigins: [(path: JSONPath, names: [String]?)] = []
     /// Syscalls whose deny rules log (SCMP_ACT_LOG) instead of denying: `"action": "log"` entries.
     /// Under `mode: observe` every deny rule logs.
-    public var logged: Set<String> = []
+    public internal(set) var logged: Set<String> = []
     /// Deny sets named by file in Docker/podman format: converted again for each container's own
     /// capabilities, after the policy's other deny rules (`denyBase`).
-    public var denySources: [DockerProfile] = []
+    public internal(set) var denySources: [DockerProfile] = []
     var denyBase: [LinuxSyscall] = []
 
     /// The deny rules for one container: the fixed ones plus each Docker-format set converted for it.
@@ -59,6 +60,38 @@ public struct Policy {
         var out = denyBase
         for source in denySources { out += observed(Policy.denials(try source.convert(context))) }
         return out
+    }
+
+    /// The policy as it applies to one container: the Docker-format deny sets and inject profile
+    /// converted for its own capabilities, as Docker would; and under observe, for a container with
+    /// no profile, an inject profile that allows (its allow-list's argument rules, made to log, could
+    /// not be kept exact, and every socket call would be reported as one that enforce denies).
+    public func baseline(for config: OCIConfig, hasProfile: Bool) throws(WardenError) -> Policy {
+        var view = self
+        if !denySources.isEmpty {
+            do { view.deny = try deny(for: .of(config)) } catch { throw error.inFile(source) }
+            view.denyBase = view.deny
+            view.denySources = []
+        }
+        if !hasProfile, let injectSource {
+            do { view.inject = try injectSource.convert(.of(config)) } catch { throw error.inFile(source) }
+            view.injectSource = nil
+        }
+        if !hasProfile && logsAll {
+            view.inject = LinuxSeccomp(defaultAction: .allow, architectures: view.inject.architectures)
+        }
+        return view
+    }
+
+    /// This policy with other deny rules and architectures (the fuzzer's and the benchmarks' policies).
+    public func replacing(deny rules: [LinuxSyscall], architectures archs: [SeccompArch]?) -> Policy {
+        var p = self
+        p.deny = rules
+        p.denyBase = rules
+        p.denySources = []
+        p.denyOrigins = []
+        p.architectures = archs
+        return p
     }
 
     /// Whether every deny rule logs instead of denying.
@@ -94,25 +127,25 @@ public struct Policy {
     static func denials(_ p: LinuxSeccomp) -> [LinuxSyscall] {
         (p.syscalls ?? []).filter { $0.action.strictness >= SeccompAction.errno.strictness }
     }
-    public var forbiddenFlags: [SeccompFlag]
-    public var allowNotify: Bool
+    public internal(set) var forbiddenFlags: [SeccompFlag]
+    public internal(set) var allowNotify: Bool
     /// Runtime annotations that change the filter (`RuntimeReading.filterAnnotations`) the site allows.
-    public var allowAnnotations: [String] = []
-    public var defaultAllow: DefaultAllow
+    public internal(set) var allowAnnotations: [String] = []
+    public internal(set) var defaultAllow: DefaultAllow
     /// The engine whose annotations are facts (namespace, image) exemptions may match; nil: none.
-    public var trustedEngine: ExemptionEngine? = nil
+    public internal(set) var trustedEngine: ExemptionEngine? = nil
     /// Creator-set annotation keys exemptions may match (`policy check` warns about each).
-    public var trustedAnnotations: [String] = []
-    public var exemptions: [Exemption]
-    public var auditLog: String?
+    public internal(set) var trustedAnnotations: [String] = []
+    public internal(set) var exemptions: [Exemption]
+    public internal(set) var auditLog: String?
     /// Where the policy came from, for messages and the audit log.
-    public var source: String
+    public internal(set) var source: String
     /// A short digest of the policy text (FNV-1a 64), logged with each decision. For a policy file,
     /// it covers every file that contributed (`files`).
-    public var digest: String
+    public internal(set) var digest: String
     /// The files the policy was read from, with their digests: the policy file first, then each file
     /// it names (empty for the built-in policy).
-    public var files: [PolicyFile] = []
+    public internal(set) var files: [PolicyFile] = []
 
     /// The deny rules as a profile: allow everything else.
     public var denyProfile: LinuxSeccomp {

@@ -66,9 +66,8 @@ func fuzzTighten(_ bytes: [UInt8]) {
     // the hook's deadline turns that into a refusal): keep such inputs out of the library here.
     if ((container.syscalls ?? []) + (denyProfile.syscalls ?? [])).contains(where: { ($0.args ?? []).count > 1 }) { return }
     if builtin == nil { builtin = try! Policy.builtin() }
-    var policy = builtin!
-    policy.architectures = nil
-    policy.deny = (denyProfile.syscalls ?? []).filter { $0.action.strictness >= SeccompAction.errno.strictness }
+    let policy = builtin!.replacing(deny: (denyProfile.syscalls ?? []).filter { $0.action.strictness >= SeccompAction.errno.strictness },
+                                    architectures: nil)
     guard let result = try? Tighten.tighten(container, policy: policy) else { return }
     // Inputs libseccomp refuses are inputs a runtime refuses too.
     guard let bpfA = try? Compiler.compile(container), let bpfB = try? Compiler.compile(policy.denyProfile) else { return }

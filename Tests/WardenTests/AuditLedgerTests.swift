@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import WardenHook
 @testable import WardenHost
+@testable import WardenPolicy
 @testable import WardenVerify
 
 /// The audit log read back for `verify --all`'s backstop: which decisions count, for which id, from
