@@ -22,17 +22,19 @@ struct Check: ParsableCommand {
             let config = try Bundle.loadConfig(path)
             let e = try Evaluation.evaluate(config, policy: policy)
             // An injection's own changes are not the container's findings: it simply had no profile.
-            let findings: [String] = e.verdict == .denied ? [e.reason ?? "refused"]
-                : e.verdict == .injected ? [findingText(.injected)] : e.changes.map(findingText)
+            let findings: [Finding] = e.verdict == .denied ? [.refused(e.reason ?? "refused")]
+                : e.verdict == .injected ? [Change.injected.finding] : e.changes.map(\.finding)
             let ok = e.verdict == .compliant || e.verdict == .exempt
             if json {
                 let out: JSON = .object([
-                    ("schema", .int(Int64(jsonSchema))),
+                    ("schema", .int(Int64(checkSchema))),
                     ("file", .string(config.name)),
                     ("compliant", .bool(ok)),
                     ("verdict", .string(ok ? e.verdict.rawValue : (e.verdict == .denied ? "denied" : "falls-short"))),
                     ("reason", e.reason.map { .string($0) } ?? .null),
-                    ("findings", .array(findings.map { .string($0) })),
+                    ("findings", .array(findings.map { f in
+                        .object([("code", .string(f.code)), ("syscall", f.syscall.map { .string($0) } ?? .null), ("detail", .string(f.detail))])
+                    })),
                     ("policy", .string(policy.source)),
                     ("policyDigest", .string(policy.digest)),
                 ])
@@ -40,16 +42,12 @@ struct Check: ParsableCommand {
             } else if ok {
                 print("\(config.name): \(e.summary)")
             } else {
-                for f in findings { print("\(config.name): linux.seccomp: \(f)") }
+                for f in findings { print("\(config.name): linux.seccomp: \(f.detail)") }
             }
             if !ok { throw ExitCode(1) }
         }
     }
 
-    func findingText(_ c: Change) -> String {
-        switch c {
-        case .injected: "no seccomp profile (the container runs unconfined)"
-        default: "weaker than the policy: \(c)"
-        }
-    }
+    /// `check --json`'s layout: 2 since findings are objects (code, syscall, detail), not lines.
+    let checkSchema = 2
 }

@@ -82,9 +82,19 @@ struct ConventionTests {
         let ok = try warden(["check", "--json", Repo.sample("weak-allow")])
         #expect(ok.status == 1)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as? [String: Any])
-        #expect(report["schema"] as? Int == 1)
-        #expect(ok.stdout.hasPrefix("{\n  \"schema\": 1,"), "\(ok.stdout)")
+        // Schema 2: findings are objects (code, syscall, detail), no longer lines of text.
+        #expect(report["schema"] as? Int == 2)
+        #expect(ok.stdout.hasPrefix("{\n  \"schema\": 2,"), "\(ok.stdout)")
         #expect(report["compliant"] as? Bool == false)
+        let findings = try #require(report["findings"] as? [[String: Any]], "\(report)")
+        #expect(findings.contains { $0["code"] as? String == "syscall" && $0["syscall"] as? String == "ptrace" }, "\(findings)")
+        #expect(findings.allSatisfy { ($0["detail"] as? String)?.hasPrefix("weaker than the policy: ") == true && $0["code"] is String }, "\(findings)")
+        // The human lines say the same, one per finding.
+        let human = try warden(["check", Repo.sample("weak-allow")])
+        #expect(human.status == 1 && human.stdout.split(separator: "\n").count == findings.count, "\(human.stdout)")
+        let none = try warden(["check", "--json", Repo.sample("no-seccomp")])
+        let noneReport = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
+        #expect(none.status == 1 && (noneReport["findings"] as? [[String: Any]])?.map { $0["code"] as? String } == ["no-profile"], "\(none.stdout)")
 
         let dir = try tempDir("house-json")
         defer { cleanup(dir) }
