@@ -240,15 +240,10 @@ public enum Tighten {
     enum CompileCheck { case ok, failure(Int) }
 
     static func compiles(_ p: LinuxSeccomp) -> CompileCheck {
-        do {
-            // Rule level only: export failures were never counted here, and skipping the program's
-            // generation (quadratic in the rules in libseccomp) is most of the cost of tightening.
-            try Compiler.check(p)
-            return .ok
-        } catch {
-            if case .index(let i)? = error.path?.components.dropFirst().first, error.kind == .input { return .failure(i) }
-            return .ok
-        }
+        // Rule level only: export failures were never counted here, and skipping the program's
+        // generation (quadratic in the rules in libseccomp) is most of the cost of tightening.
+        guard let rejected = try? Compiler.rejectedRule(p) else { return .ok }
+        return .failure(rejected.index)
     }
 
     /// Writes decisions back as syscalls entries; names with the same decision share entries.

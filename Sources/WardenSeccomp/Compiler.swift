@@ -22,6 +22,22 @@ public enum RuntimeReading: String, CaseIterable, Sendable {
         self == .crun ? Array(args.prefix(6)) : args
     }
 
+    /// The rules this runtime gives libseccomp for one entry, as lists of conditions that must all
+    /// hold: none, for an entry without conditions (every argument value); one rule (AND) when its
+    /// conditions name distinct arguments; one rule per condition (OR) when an argument index repeats.
+    /// The one model of an entry that the compiler, the meet, `Decision` and `explain` all read.
+    public func rules(_ entry: LinuxSyscall) -> [[LinuxSeccompArg]] {
+        let args = conditions(entry.args ?? [])
+        if Set(args.map(\.index)).count != args.count { return args.map { [$0] } }
+        return [args]
+    }
+
+    /// Whether the runtime puts a rule with `action` into the filter: one whose action equals the
+    /// default is left out (libseccomp refuses it), whatever its conditions.
+    public func keeps(_ action: RuleAction, default fallback: RuleAction) -> Bool {
+        Compiler.actionValue(action) != Compiler.actionValue(fallback)
+    }
+
     public var name: String { String(rawValue.split(separator: " ")[0]) }
 }
 
@@ -70,8 +86,33 @@ public enum Compiler {
         seccomp_release(try context(profile))
     }
 
+    /// A rule libseccomp refuses: its entry in the profile's `syscalls`, the name and why.
+    public struct RejectedRule: Equatable, Sendable {
+        public var index: Int
+        public var name: String
+        public var reason: String
+    }
+
+    /// The first rule of `profile` libseccomp refuses, added as `compile` adds them, or nil. For a
+    /// caller that rewrites that entry (Tighten): the index comes from here, never out of an error's
+    /// JSON path (which names a place in the user's file).
+    public static func rejectedRule(_ profile: LinuxSeccomp) throws(WardenError) -> RejectedRule? {
+        let (ctx, rejected) = try build(profile, as: .runc)
+        seccomp_release(ctx)
+        return rejected
+    }
+
     /// A libseccomp filter context holding every rule of `profile`; the caller releases it.
     static func context(_ profile: LinuxSeccomp, as reading: RuntimeReading = .runc) throws(WardenError) -> scmp_filter_ctx {
+        let (ctx, rejected) = try build(profile, as: reading)
+        guard let rejected else { return ctx }
+        seccomp_release(ctx)
+        throw WardenError(.input, path: JSONPath.root / "syscalls" / rejected.index,
+                          "libseccomp cannot add the rule for \(rejected.name): \(rejected.reason)")
+    }
+
+    /// The context with every rule of `profile` up to the first libseccomp refuses (and which one).
+    static func build(_ profile: LinuxSeccomp, as reading: RuntimeReading) throws(WardenError) -> (scmp_filter_ctx, RejectedRule?) {
         guard let ctx = seccomp_init(actionValue(profile.defaultRule)) else {
             throw .system("libseccomp: seccomp_init failed")
         }
@@ -85,41 +126,32 @@ public enum Compiler {
                 throw .system("libseccomp: cannot add architecture \(arch.rawValue): \(errnoText(-rc))")
             }
         }
-        let defaultValue = actionValue(profile.defaultRule)
         for (i, rule) in (profile.syscalls ?? []).enumerated() {
+            guard reading.keeps(rule.ruleAction, default: profile.defaultRule) else { continue }
             let action = actionValue(rule.ruleAction)
-            // runc skips a rule whose action equals the default: libseccomp refuses it.
-            if action == defaultValue { continue }
             for name in rule.names {
                 let nr = seccomp_syscall_resolve_name(name)
                 if nr == __NR_SCMP_ERROR { continue }
-                let rc = addRule(ctx, action: action, nr: nr, args: reading.conditions(rule.args ?? []))
+                let rc = addRules(ctx, action: action, nr: nr, reading.rules(rule))
                 if rc != 0 {
-                    throw WardenError(.input, path: JSONPath.root / "syscalls" / i,
-                                      "libseccomp cannot add the rule for \(name): \(errnoText(-rc))")
+                    ok = true
+                    return (ctx, RejectedRule(index: i, name: name, reason: errnoText(-rc)))
                 }
             }
         }
         ok = true
-        return ctx
+        return (ctx, nil)
     }
 
-    /// runc and crun: conditions on distinct arguments form one rule (AND); if any argument index
-    /// appears twice, every condition becomes a rule of its own (OR).
-    static func addRule(_ ctx: scmp_filter_ctx, action: UInt32, nr: Int32, args: [LinuxSeccompArg]) -> Int32 {
-        let conds = args.map { a in
-            scmp_arg_cmp(arg: a.index, op: cmpOp(a.op), datum_a: a.value, datum_b: a.valueTwo ?? 0)
+    /// Adds each rule (`RuntimeReading.rules`) of one entry for one syscall; libseccomp's first error.
+    static func addRules(_ ctx: scmp_filter_ctx, action: UInt32, nr: Int32, _ rules: [[LinuxSeccompArg]]) -> Int32 {
+        for rule in rules {
+            let conds = rule.map { a in scmp_arg_cmp(arg: a.index, op: cmpOp(a.op), datum_a: a.value, datum_b: a.valueTwo ?? 0) }
+            let rc = conds.isEmpty ? seccomp_rule_add_array(ctx, action, nr, 0, nil)
+                : conds.withUnsafeBufferPointer { seccomp_rule_add_array(ctx, action, nr, UInt32(conds.count), $0.baseAddress) }
+            if rc != 0 { return rc }
         }
-        if conds.isEmpty { return seccomp_rule_add_array(ctx, action, nr, 0, nil) }
-        let indices = args.map(\.index)
-        if Set(indices).count != indices.count {
-            for var c in conds {
-                let rc = seccomp_rule_add_array(ctx, action, nr, 1, &c)
-                if rc != 0 { return rc }
-            }
-            return 0
-        }
-        return conds.withUnsafeBufferPointer { seccomp_rule_add_array(ctx, action, nr, UInt32(conds.count), $0.baseAddress) }
+        return 0
     }
 
     static func cmpOp(_ op: SeccompOperator) -> scmp_compare {
