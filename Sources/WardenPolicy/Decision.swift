@@ -1,4 +1,5 @@
 import WardenCore
+import WardenSeccomp
 import WardenSpec
 
 /// What a profile does with one syscall name, as libseccomp builds it: conditional rules
@@ -75,14 +76,10 @@ extension LinuxSeccomp {
             let action = entry.ruleAction
             for name in entry.names {
                 if unconditional[name] == nil && rules[name] == nil { order.append(name) }
-                let args = entry.args ?? []
-                if args.isEmpty {
+                if (entry.args ?? []).isEmpty {
                     unconditional[name, default: []].append(action)
-                } else if Set(args.map(\.index)).count != args.count {
-                    // runc turns repeated argument indices into one rule per condition (OR).
-                    for a in args { rules[name, default: []].append(.init(args: [a], action: action)) }
                 } else {
-                    rules[name, default: []].append(.init(args: args, action: action))
+                    for conditions in RuntimeReading.runc.rules(entry) { rules[name, default: []].append(.init(args: conditions, action: action)) }
                 }
             }
         }

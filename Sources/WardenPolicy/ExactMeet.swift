@@ -35,12 +35,7 @@ enum ExactMeet {
     static func rawRules(_ p: LinuxSeccomp, name: String) -> [(conditions: [LinuxSeccompArg], action: RuleAction)] {
         var out = [(conditions: [LinuxSeccompArg], action: RuleAction)]()
         for e in p.syscalls ?? [] where e.names.contains(name) {
-            let args = e.args ?? []
-            if Set(args.map(\.index)).count != args.count {
-                for a in args { out.append(([a], e.ruleAction)) }
-            } else {
-                out.append((args, e.ruleAction))
-            }
+            for conditions in RuntimeReading.runc.rules(e) { out.append((conditions, e.ruleAction)) }
         }
         return out
     }
@@ -50,7 +45,7 @@ enum ExactMeet {
     /// filter gives it on every ABI in `abis` (the strictest, and a departure, where they differ).
     static func side(_ p: LinuxSeccomp, name: String, abis: [SeccompArch]) -> (Side, departure: String?)? {
         let fallback = p.defaultRule
-        let raw = rawRules(p, name: name).filter { Compiler.actionValue($0.action) != Compiler.actionValue(fallback) }
+        let raw = rawRules(p, name: name).filter { RuntimeReading.runc.keeps($0.action, default: fallback) }
         let comparisons = raw.flatMap(\.conditions)
         var rules = [(region: Region, action: RuleAction)]()
         for r in raw {

@@ -24,10 +24,7 @@ public enum Explainer {
             return (first.element.ruleAction, text + sameAsDefault(first.element, profile))
         }
         let holding = rules.filter { r in
-            let conds = r.element.args ?? []
-            // runc: conditions on one argument index repeated become separate rules (OR).
-            if Set(conds.map(\.index)).count != conds.count { return conds.contains { $0.holds(args) } }
-            return conds.allSatisfy { $0.holds(args) }
+            RuntimeReading.runc.rules(r.element).contains { rule in rule.allSatisfy { $0.holds(args) } }
         }
         if let best = holding.max(by: { $0.element.ruleAction.strictness < $1.element.ruleAction.strictness }) {
             var text = "linux.seccomp.syscalls[\(best.offset)]: " + describe(best.element)
@@ -39,7 +36,7 @@ public enum Explainer {
     }
 
     static func sameAsDefault(_ r: LinuxSyscall, _ p: LinuxSeccomp) -> String {
-        Compiler.actionValue(r.ruleAction) == Compiler.actionValue(p.defaultRule) ? " (same as the default action; runc leaves it out of the filter)" : ""
+        RuntimeReading.runc.keeps(r.ruleAction, default: p.defaultRule) ? "" : " (same as the default action; runc leaves it out of the filter)"
     }
 
     public static func describe(_ r: LinuxSyscall) -> String {
