@@ -175,18 +175,6 @@ struct Report: ParsableCommand {
     }
 
     static func prometheus(_ s: WouldDeny) -> String {
-        func esc(_ s: String) -> String {
-            var o = ""
-            for c in s {
-                switch c {
-                case "\\": o += "\\\\"
-                case "\"": o += "\\\""
-                case "\n": o += "\\n"
-                default: o.append(c)
-                }
-            }
-            return o
-        }
         var out = "# HELP seccomp_warden_would_deny_total Calls an observe policy logged (SCMP_ACT_LOG) in the kernel log's records, per container and syscall: what enforce would deny. A lower bound when the kernel suppressed messages.\n"
             + "# TYPE seccomp_warden_would_deny_total counter\n"
         var series = [(String, Int)]()
@@ -194,13 +182,13 @@ struct Report: ParsableCommand {
             var labels: String
             switch g.attribution {
             case .container(let c):
-                labels = "container=\"\(esc(c.id))\",namespace=\"\(esc(c.namespace ?? ""))\",pod=\"\(esc(c.pod ?? ""))\""
+                labels = "container=\"\(prometheusLabel(c.id))\",namespace=\"\(prometheusLabel(c.namespace ?? ""))\",pod=\"\(prometheusLabel(c.pod ?? ""))\""
             case .unattributed:
                 labels = "container=\"\",namespace=\"\",pod=\"\""
             }
             for r in g.rows {
                 // Unattributed groups share one series per syscall: summed.
-                let key = "\(labels),syscall=\"\(esc(r.syscall))\",arch=\"\(r.arch)\""
+                let key = "\(labels),syscall=\"\(prometheusLabel(r.syscall))\",arch=\"\(r.arch)\""
                 if let i = series.firstIndex(where: { $0.0 == key }) { series[i].1 += r.count } else { series.append((key, r.count)) }
             }
         }

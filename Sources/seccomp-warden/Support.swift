@@ -37,3 +37,17 @@ private func reportJSON(_ json: JSON) {
 extension SeccompArch: ExpressibleByArgument {
     public init?(argument: String) { self.init(spelling: argument) }
 }
+
+/// A Prometheus label value, escaped as the text exposition format asks: backslash, quote, newline.
+func prometheusLabel(_ s: String) -> String {
+    var o = ""
+    for c in s {
+        switch c {
+        case "\\": o += "\\\\"
+        case "\"": o += "\\\""
+        case "\n": o += "\\n"
+        default: o.append(c)
+        }
+    }
+    return o
+}

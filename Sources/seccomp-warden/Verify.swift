@@ -280,20 +280,8 @@ struct VerifyRun {
     }
 
     func prometheus(_ reports: [VerifyReport], skipped: [(ContainerRecord, String)], ledger: AuditLedger?) -> String {
-        func esc(_ s: String) -> String {
-            var o = ""
-            for c in s {
-                switch c {
-                case "\\": o += "\\\\"
-                case "\"": o += "\\\""
-                case "\n": o += "\\n"
-                default: o.append(c)
-                }
-            }
-            return o
-        }
         func labels(_ r: VerifyReport) -> String {
-            "container=\"\(esc(r.container?.id ?? ""))\",runtime=\"\(esc(r.container?.format.rawValue ?? ""))\",pid=\"\(r.pid)\""
+            "container=\"\(prometheusLabel(r.container?.id ?? ""))\",runtime=\"\(prometheusLabel(r.container?.format.rawValue ?? ""))\",pid=\"\(r.pid)\""
         }
         var out = ""
         func metric(_ name: String, _ help: String, _ rows: [(String, Int)]) { out += Self.gauge(name, help, rows) }
