@@ -70,16 +70,7 @@ extension LinuxSeccomp {
             }
             defaultErrnoRet = try e.expectUInt32(max: maxErrno)
         }
-        architectures = nil
-        if let a = node["architectures"], !a.isNull {
-            var seen = Set<SeccompArch>()
-            architectures = []
-            for item in try a.expectArray() {
-                let arch = try lookup(SeccompArch.self, item.expectString(), what: "architecture", path: item.path)
-                guard seen.insert(arch).inserted else { throw .input("duplicate architecture \(arch.rawValue)", path: item.path) }
-                architectures!.append(arch)
-            }
-        }
+        architectures = try node.architectureList()
         flags = try Flags(node: node["flags"])
         listenerPath = try node["listenerPath"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectString(nonEmpty: true) }
         listenerMetadata = try node["listenerMetadata"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectString() }
@@ -134,8 +125,7 @@ extension LinuxSyscall {
             guard seen.insert(name).inserted else { throw .input("duplicate syscall name \"\(name)\"", path: item.path) }
             names.append(name)
         }
-        guard let a = node["action"] else { throw .input("missing required field action", path: node.path / "action") }
-        action = try lookup(SeccompAction.self, a.expectString(), what: "action", path: a.path)
+        action = try node.ruleAction()
         errnoRet = nil
         if let e = node["errnoRet"], !e.isNull {
             guard action.takesErrnoRet else {
@@ -143,12 +133,36 @@ extension LinuxSyscall {
             }
             errnoRet = try e.expectUInt32(max: maxErrno)
         }
-        args = nil
-        if let list = node["args"], !list.isNull {
-            var out = [LinuxSeccompArg]()
-            for item in try list.expectArray() { out.append(try LinuxSeccompArg(node: item)) }
-            args = out
+        args = try node.ruleArgs()
+    }
+}
+
+/// The fields both formats (runtime-spec and Docker/podman) read alike.
+extension JSONNode {
+    /// A profile's `architectures`: each a name the table knows, none twice; nil when absent or null.
+    func architectureList() throws(WardenError) -> [SeccompArch]? {
+        guard let a = self["architectures"], !a.isNull else { return nil }
+        var list = [SeccompArch]()
+        for item in try a.expectArray() {
+            let arch = try lookup(SeccompArch.self, item.expectString(), what: "architecture", path: item.path)
+            guard !list.contains(arch) else { throw .input("duplicate architecture \(arch.rawValue)", path: item.path) }
+            list.append(arch)
         }
+        return list
+    }
+
+    /// A rule's `action`, which it must have.
+    func ruleAction() throws(WardenError) -> SeccompAction {
+        guard let a = self["action"] else { throw .input("missing required field action", path: path / "action") }
+        return try lookup(SeccompAction.self, a.expectString(), what: "action", path: a.path)
+    }
+
+    /// A rule's `args`; nil when absent or null.
+    func ruleArgs() throws(WardenError) -> [LinuxSeccompArg]? {
+        guard let list = self["args"], !list.isNull else { return nil }
+        var out = [LinuxSeccompArg]()
+        for item in try list.expectArray() { out.append(try LinuxSeccompArg(node: item)) }
+        return out
     }
 }
 

@@ -170,16 +170,8 @@ extension DockerProfile {
             throw .input("\(key) is only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not \(defaultAction.rawValue)", path: node.path / key)
         }
 
-        architectures = nil
-        if let a = node["architectures"], !a.isNull {
-            var list = [SeccompArch]()
-            for item in try a.expectArray() {
-                let arch = try lookup(SeccompArch.self, item.expectString(), what: "architecture", path: item.path)
-                guard !list.contains(arch) else { throw .input("duplicate architecture \(arch.rawValue)", path: item.path) }
-                list.append(arch)
-            }
-            if !list.isEmpty { architectures = list }
-        }
+        // An empty list is none, as Docker reads it.
+        architectures = try node.architectureList().flatMap { $0.isEmpty ? nil : $0 }
         archMap = nil
         if let m = node["archMap"], !m.isNull {
             var entries = [ArchMapEntry]()
@@ -259,19 +251,13 @@ extension DockerSyscall {
         if !single.isEmpty && list.isEmpty { list = [single] }
         guard !list.isEmpty else { throw .input("missing required field names (or the old single name)", path: node.path / "names") }
         names = list
-        guard let a = node["action"] else { throw .input("missing required field action", path: node.path / "action") }
-        action = try lookup(SeccompAction.self, a.expectString(), what: "action", path: a.path)
+        action = try node.ruleAction()
         errnoRet = try DockerProfile.errno(node, nameKey: "errno", numberKey: "errnoRet")
         if errnoRet != nil && !action.takesErrnoRet {
             let key = node["errno"].map { $0.isNull || $0.string == "" ? "errnoRet" : "errno" } ?? "errnoRet"
             throw .input("\(key) is only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not \(action.rawValue)", path: node.path / key)
         }
-        args = nil
-        if let l = node["args"], !l.isNull {
-            var out = [LinuxSeccompArg]()
-            for item in try l.expectArray() { out.append(try LinuxSeccompArg(node: item)) }
-            args = out
-        }
+        args = try node.ruleArgs()
         comment = try node["comment"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectString() }
         includes = try DockerFilter(node: node["includes"])
         excludes = try DockerFilter(node: node["excludes"])
