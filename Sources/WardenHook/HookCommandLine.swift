@@ -92,8 +92,7 @@ public struct HookCommandLine: Equatable, Sendable {
         case .error(let message):
             printErr("seccomp-warden hook: \(message)\nusage: \(usage)")
             // A hook file with a wrong line stops every container it is called for: say so where they are traced.
-            AuditLog.record(policy: nil, stage: "hook", id: nil, bundle: nil, decision: "denied", summary: [],
-                            reason: "bad hook command line: \(message)")
+            AuditLog.record(policy: nil, stage: "hook", id: nil, bundle: nil, .init(.denied, reason: "bad hook command line: \(message)"))
             return 64
         case .run(let line):
             return Hook.run(line)

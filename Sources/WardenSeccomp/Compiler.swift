@@ -47,14 +47,14 @@ public enum Compiler {
     /// libseccomp's action value for a rule action.
     public static func actionValue(_ r: RuleAction) -> UInt32 {
         switch r.action {
-        case .kill, .killThread: 0
-        case .killProcess: 0x8000_0000
-        case .trap: 0x0003_0000
+        case .kill, .killThread: SCMP_ACT_KILL_THREAD
+        case .killProcess: SCMP_ACT_KILL_PROCESS
+        case .trap: SCMP_ACT_TRAP
         case .errno: sw_act_errno(UInt16(truncatingIfNeeded: r.data))
         case .trace: sw_act_trace(UInt16(truncatingIfNeeded: r.data))
-        case .notify: 0x7fc0_0000
-        case .log: 0x7ffc_0000
-        case .allow: 0x7fff_0000
+        case .notify: SCMP_ACT_NOTIFY
+        case .log: SCMP_ACT_LOG
+        case .allow: SCMP_ACT_ALLOW
         }
     }
 
