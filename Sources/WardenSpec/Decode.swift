@@ -63,13 +63,7 @@ extension LinuxSeccomp {
         if defaultAction == .notify {
             throw .input("SCMP_ACT_NOTIFY cannot be the default action", path: da.path)
         }
-        defaultErrnoRet = nil
-        if let e = node["defaultErrnoRet"], !e.isNull {
-            guard defaultAction.takesErrnoRet else {
-                throw .input("defaultErrnoRet is only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not \(defaultAction.rawValue)", path: e.path)
-            }
-            defaultErrnoRet = try e.expectUInt32(max: maxErrno)
-        }
+        defaultErrnoRet = try node.errnoRet("defaultErrnoRet", for: defaultAction)
         architectures = try node.architectureList()
         flags = try Flags(node: node["flags"])
         listenerPath = try node["listenerPath"].flatMap { $0.isNull ? nil : $0 }.map { n throws(WardenError) in try n.expectString(nonEmpty: true) }
@@ -126,13 +120,7 @@ extension LinuxSyscall {
             names.append(name)
         }
         action = try node.ruleAction()
-        errnoRet = nil
-        if let e = node["errnoRet"], !e.isNull {
-            guard action.takesErrnoRet else {
-                throw .input("errnoRet is only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not \(action.rawValue)", path: e.path)
-            }
-            errnoRet = try e.expectUInt32(max: maxErrno)
-        }
+        errnoRet = try node.errnoRet("errnoRet", for: action)
         args = try node.ruleArgs()
     }
 }
@@ -149,6 +137,15 @@ extension JSONNode {
             list.append(arch)
         }
         return list
+    }
+
+    /// The errno number under `key` (`errnoRet`, `defaultErrnoRet`), only where `action` takes one.
+    func errnoRet(_ key: String, for action: SeccompAction) throws(WardenError) -> UInt32? {
+        guard let e = self[key], !e.isNull else { return nil }
+        guard action.takesErrnoRet else {
+            throw .input("\(key) is only allowed with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not \(action.rawValue)", path: e.path)
+        }
+        return try e.expectUInt32(max: maxErrno)
     }
 
     /// A rule's `action`, which it must have.
