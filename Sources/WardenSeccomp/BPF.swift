@@ -1,4 +1,6 @@
 import WardenCore
+import CSeccomp
+import CShim
 /// Classic BPF as seccomp runs it: a program over `struct seccomp_data`, and an emulator.
 
 /// One `struct sock_filter`.
@@ -61,15 +63,16 @@ public struct FilterReturn: Equatable, Hashable, Sendable, CustomStringConvertib
     }
 
     public var description: String {
+        // libseccomp's action values (seccomp.h); ERRNO and TRACE carry their data in the low 16 bits.
         switch actionBits {
-        case 0x8000_0000: "KILL_PROCESS"
-        case 0: "KILL_THREAD"
-        case 0x0003_0000: "TRAP"
-        case 0x0005_0000: "ERRNO(\(data))"
-        case 0x7fc0_0000: "NOTIFY"
-        case 0x7ff0_0000: "TRACE(\(data))"
-        case 0x7ffc_0000: "LOG"
-        case 0x7fff_0000: "ALLOW"
+        case SCMP_ACT_KILL_PROCESS: "KILL_PROCESS"
+        case SCMP_ACT_KILL_THREAD: "KILL_THREAD"
+        case SCMP_ACT_TRAP: "TRAP"
+        case sw_act_errno(0): "ERRNO(\(data))"
+        case SCMP_ACT_NOTIFY: "NOTIFY"
+        case sw_act_trace(0): "TRACE(\(data))"
+        case SCMP_ACT_LOG: "LOG"
+        case SCMP_ACT_ALLOW: "ALLOW"
         default: "UNKNOWN(0x\(String(raw, radix: 16)))"
         }
     }
