@@ -47,7 +47,7 @@ let package = Package(
         // libFuzzer targets (scripts/fuzz); a plain build replays corpus files.
         .executableTarget(name: "warden-fuzz", dependencies: ["WardenCore", "WardenPolicy", "WardenSeccomp", "WardenSpec", "WardenJSON"]),
         // Unit tests: no root, no runtime, no container; seconds (`scripts/test --unit`). Its Support.swift
-        // is a link to the integration target's; ArgvTable.swift and RandomProfiles.swift are linked the other way.
+        // is a link to the integration target's; ArgvTable.swift, EnforcementTable.swift and RandomProfiles.swift are linked the other way.
         .testTarget(
             name: "WardenUnitTests",
             dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook"]
