@@ -5,9 +5,13 @@ let package = Package(
     name: "seccomp-warden",
     products: [
         .executable(name: "seccomp-warden", targets: ["seccomp-warden"]),
+        .executable(name: "seccomp-warden-agent", targets: ["seccomp-warden-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The node agent only (never the hook binary): the Prometheus text format, and HTTP over SwiftNIO.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries, found through pkg-config.
@@ -38,6 +42,22 @@ let package = Package(
             dependencies: [
                 "WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost",
                 "WardenVerify", "WardenHook",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The node agent's core: state roots watched with inotify, containers verified, their series kept.
+        .target(
+            name: "WardenAgent",
+            dependencies: ["WardenProc", "WardenPolicy", "WardenJSON", .product(name: "Prometheus", package: "swift-prometheus")]
+        ),
+        // `seccomp-warden-agent`: one long-running process per node; /metrics and /healthz over HTTP.
+        .executableTarget(
+            name: "seccomp-warden-agent",
+            dependencies: [
+                "WardenAgent", "WardenPolicy", "WardenJSON", "WardenProc",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
