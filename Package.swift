@@ -37,24 +37,28 @@ let package = Package(
         .target(name: "WardenVerify", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost"]),
         // The critical path: hook stages, the runtime wrapper, the audit log.
         .target(name: "WardenHook", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenPolicy", "WardenHost", "WardenVerify"]),
+        // `node install` / `node uninstall`: files under a host root, each change recorded for uninstall.
+        .target(name: "WardenNode", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "CShim"]),
+        // The node agent's core: state roots watched with inotify, containers verified, their series kept.
+        .target(
+            name: "WardenAgent",
+            dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "WardenHost", "WardenVerify",
+                           .product(name: "Prometheus", package: "swift-prometheus")]
+        ),
         .executableTarget(
             name: "seccomp-warden",
             dependencies: [
                 "WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost",
-                "WardenVerify", "WardenHook",
+                "WardenVerify", "WardenHook", "WardenNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
-        ),
-        // The node agent's core: state roots watched with inotify, containers verified, their series kept.
-        .target(
-            name: "WardenAgent",
-            dependencies: ["WardenProc", "WardenPolicy", "WardenJSON", .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         // `seccomp-warden-agent`: one long-running process per node; /metrics and /healthz over HTTP.
         .executableTarget(
             name: "seccomp-warden-agent",
             dependencies: [
-                "WardenAgent", "WardenPolicy", "WardenJSON", "WardenProc",
+                "WardenCore", "WardenPolicy", "WardenHost", "WardenVerify", "WardenAgent",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -69,7 +73,7 @@ let package = Package(
         // is a link to the integration target's; ArgvTable.swift and RandomProfiles.swift are linked the other way.
         .testTarget(
             name: "WardenUnitTests",
-            dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook"]
+            dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook", "WardenAgent"]
         ),
         // Integration tests: root, real runc, crun, podman, dockerd, containerd.
         .testTarget(

@@ -2,9 +2,11 @@
 import Glibc
 import Prometheus
 import Synchronization
+import WardenCore
 import WardenJSON
 import WardenPolicy
-import WardenProc
+import WardenHost
+import WardenVerify
 
 /// The node agent's core: watches the runtimes' state roots with inotify, verifies each container
 /// from the kernel's side as soon as its process runs the container's program (the verifier's deep
@@ -284,13 +286,14 @@ public final class Agent {
         guard let cmdline = ProcFS.read("/proc/\(r.pid)/cmdline", limit: 4096) else { return true }  // gone: verify says so
         let argv = cmdline.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         let exe = ProcFS.readLink("/proc/\(r.pid)/exe") ?? ""
+        let comm = ProcFS.read("/proc/\(r.pid)/comm", limit: 64).map { String(decoding: $0, as: UTF8.self) } ?? ""
         switch r.format {
         case .runc:
-            let comm = ProcFS.read("/proc/\(r.pid)/comm", limit: 64).map { String(decoding: $0, as: UTF8.self) } ?? ""
             if comm.hasPrefix("runc:[") { return false }  // runc:[2:INIT]
             return !(argv.count >= 2 && argv[1] == "init" && (exe.contains("runc") || argv[0].contains("runc")))
         case .crun:
-            return !(exe.split(separator: "/").last.map { $0.hasPrefix("crun") } ?? false)
+            // Its comm and argv stay crun's until the execve; its exe may read "/" (outside the new root).
+            return !(comm.hasPrefix("crun") || exe.contains("crun") || (argv.first.map { $0 == "crun" || $0.hasSuffix("/crun") } ?? false))
         }
     }
 
@@ -346,6 +349,11 @@ public final class Agent {
         let labels = [("namespace", l.namespace), ("pod", l.pod), ("container", l.container), ("image", l.image),
                       ("runtime", runtime), ("id", t.id), ("status", status)]
         if t.gauge != nil, t.labels.elementsEqual(labels, by: { $0 == $1 }) { return }
+        let was = t.labels.first { $0.0 == "status" }?.1
+        if was != status {
+            // One line per change of verdict: what an operator reads next to the alert.
+            Self.warn("\(t.root)/\(t.id) (\(runtime)): \(status)" + (why.isEmpty ? "" : ": " + String(why.prefix(400))))
+        }
         clearSeries(key)
         let gauge = registry.makeGauge(descriptor: Self.series, labels: labels)
         gauge.set(Int64(1))

@@ -1,7 +1,8 @@
 #if os(Linux)
 import Glibc
+import WardenCore
 import WardenJSON
-import WardenProc
+import WardenHost
 
 /// One entry of a runtime's state root, read the way a long-running root process must read it:
 /// through descriptors (`openat` from the root), never following a symlink, only from folders and

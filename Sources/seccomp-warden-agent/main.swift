@@ -2,9 +2,11 @@ import ArgumentParser
 import NIOCore
 import NIOPosix
 import WardenAgent
+import WardenCore
 import WardenJSON
 import WardenPolicy
-import WardenProc
+import WardenHost
+import WardenVerify
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -95,6 +97,9 @@ struct AgentCommand: ParsableCommand {
             try? group.syncShutdownGracefully()
             throw .system("cannot listen on \(listen): \(error)")
         }
+        let bound = server.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? listen
+        let line = "seccomp-warden-agent: serving /metrics and /healthz on http://\(bound)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
         defer {
             try? server.close().wait()
             try? group.syncShutdownGracefully()
