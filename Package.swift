@@ -40,11 +40,7 @@ let package = Package(
         // `node install` / `node uninstall`: files under a host root, each change recorded for uninstall.
         .target(name: "WardenNode", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "CShim"]),
         // The node agent's core: state roots watched with inotify, containers verified, their series kept.
-        .target(
-            name: "WardenAgent",
-            dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "WardenHost", "WardenVerify",
-                           .product(name: "Prometheus", package: "swift-prometheus")]
-        ),
+        .target(name: "WardenAgent", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "WardenHost", "WardenVerify", .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(
             name: "seccomp-warden",
             dependencies: [
@@ -54,17 +50,12 @@ let package = Package(
             ]
         ),
         // `seccomp-warden-agent`: one long-running process per node; /metrics and /healthz over HTTP.
-        .executableTarget(
-            name: "seccomp-warden-agent",
-            dependencies: [
-                "WardenCore", "WardenPolicy", "WardenHost", "WardenVerify", "WardenAgent",
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
+        .executableTarget(name: "seccomp-warden-agent", dependencies: [
+            "WardenCore", "WardenPolicy", "WardenHost", "WardenVerify", "WardenAgent",
+            .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // bench/run only: in-process tightening throughput. Not part of the product or any hook path.
         .executableTarget(name: "warden-bench", dependencies: ["WardenCore", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenHost", "WardenVerify"]),
         // libFuzzer targets (scripts/fuzz); a plain build replays corpus files.

@@ -53,7 +53,7 @@ public final class HostFiles {
         _ = text.withCString { write(1, $0, strlen($0)) }
     }
 
-    public func read(_ path: String) -> [UInt8]? { try? FileIO.readFile(host(path), followSymlinks: false) }
+    public func read(_ path: String) -> [UInt8]? { try? FileIO.readFile(host(path), followSymlinks: false, cap: 256 << 20) }
 
     /// Puts `bytes` at `path` (host view) unless it holds them already; the first time a file that
     /// existed is changed, its original is kept as PATH.seccomp-warden-orig. Returns whether it changed.

@@ -22,6 +22,8 @@ public struct NodeInstall {
     public var agent: String?
 
     public static let bin = "/usr/local/bin"
+    /// A debug build of the agent is ~40 MB; a release build a fraction of that.
+    static let binaryCap = 256 << 20
 
     public init(hostRoot: String, engine: NodeEngine, share: String, binary: String, agent: String?) {
         self.hostRoot = hostRoot
@@ -36,13 +38,13 @@ public struct NodeInstall {
     public func install() throws(WardenError) -> Bool {
         let files = try HostFiles(hostRoot: hostRoot)
         // 1. Everything read and checked first.
-        let main = try FileIO.readFile(binary)
-        let agentBytes = try agent.map { p throws(WardenError) in try FileIO.readFile(p) }
         var policyBytes: [UInt8]? = nil
         if let policy {
-            policyBytes = try FileIO.readFile(policy)
             _ = try Policy.load(file: policy, checkOwnership: false)  // a policy that does not load is refused here
+            policyBytes = try FileIO.readFile(policy)
         }
+        let main = try FileIO.readFile(binary, cap: Self.binaryCap)
+        let agentBytes = try agent.map { p throws(WardenError) in try FileIO.readFile(p, cap: Self.binaryCap) }
         let wrapper = Self.bin + "/seccomp-warden-" + (engine == .crio ? "crun" : "runc")
         var engineFiles = [(String, [UInt8])]()
         switch engine {
