@@ -306,4 +306,80 @@ struct AgentTests {
         #expect(try a.containers()[good.id]?["status"] == "holds")
         #expect(a.stop() == 0)
     }
+
+    @Test("containerd: ctr run --runc-binary seccomp-warden-runc with CRI annotations ends with Seccomp 2, and the agent labels it from containerd's state root")
+    func containerd() throws {
+        let dir = try tempDir("agent-containerd")
+        let sock = dir + "/containerd.sock"
+        let namespace = "warden-agent-\(getpid())"
+        let root = "/run/containerd/runc/" + namespace
+        var agent: AgentRun? = nil
+        defer {
+            _ = agent?.stop()
+            _ = try? sh("""
+                for c in $(ctr -a \(sock) -n \(namespace) containers ls -q 2>/dev/null); do
+                  ctr -a \(sock) -n \(namespace) tasks kill -s KILL $c 2>/dev/null; sleep 0.5; ctr -a \(sock) -n \(namespace) tasks rm -f $c 2>/dev/null; ctr -a \(sock) -n \(namespace) containers rm $c 2>/dev/null
+                done
+                kill $(cat \(dir)/containerd.pid 2>/dev/null) 2>/dev/null
+                for i in $(seq 1 30); do kill -0 $(cat \(dir)/containerd.pid) 2>/dev/null || break; sleep 0.2; done
+                rmdir \(root) 2>/dev/null; true
+                """)
+            cleanup(dir)
+        }
+        try FileManager.default.createSymbolicLink(atPath: dir + "/seccomp-warden-runc", withDestinationPath: Repo.binary)
+        try """
+            #!/bin/sh
+            SECCOMP_WARDEN_POLICY=builtin SECCOMP_WARDEN_AUDIT_LOG=\(dir)/audit.log SECCOMP_WARDEN_RUNTIME=$(command -v runc) \\
+              exec \(dir)/seccomp-warden-runc "$@"
+            """.write(toFile: dir + "/warden-runc", atomically: false, encoding: .utf8)
+        chmod(dir + "/warden-runc", 0o755)
+        try """
+            version = 2
+            root = "\(dir)/root"
+            state = "\(dir)/state"
+            [grpc]
+              address = "\(sock)"
+            [ttrpc]
+              address = "\(sock).ttrpc"
+            [debug]
+              address = "\(dir)/debug.sock"
+            [metrics]
+              address = ""
+            """.write(toFile: dir + "/config.toml", atomically: false, encoding: .utf8)
+        let start = try Self.shell("""
+            make_rootfs \(dir)/rootfs || exit 1
+            setsid containerd --config \(dir)/config.toml >\(dir)/containerd.log 2>&1 </dev/null & echo $! > \(dir)/containerd.pid
+            for i in $(seq 1 60); do ctr -a \(sock) version >/dev/null 2>&1 && exit 0; sleep 0.25; done
+            echo "containerd did not come up:"; tail -20 \(dir)/containerd.log; exit 1
+            """)
+        try #require(start.status == 0, "\(start.stdout)")
+        // The shim's runc root for this namespace, watched from the start (containerd would create it).
+        try Self.rootFolder(root)
+        agent = try AgentRun(roots: [root], dir: dir)
+        let a = agent!
+
+        let annotations = Self.cri(namespace: "payments", pod: "api-7d9f", container: "server", image: "registry.example/api:2.1")
+        let flags = annotations.sorted { $0.key < $1.key }.map { "--annotation '\($0.key)=\($0.value)'" }.joined(separator: " ")
+        let run = try Self.shell("""
+            ctr -a \(sock) -n \(namespace) run -d --rootfs --runc-binary \(dir)/warden-runc \(flags) \(dir)/rootfs api /bin/sleep 600 </dev/null >\(dir)/ctr.log 2>&1 || { cat \(dir)/ctr.log; exit 1; }
+            for i in $(seq 1 100); do
+              pid=$(ctr -a \(sock) -n \(namespace) tasks ls | awk '$1 == "api" && $3 == "RUNNING" {print $2}')
+              [ -n "$pid" ] && { echo $pid; exit 0; }
+              sleep 0.1
+            done
+            exit 1
+            """)
+        let started = Date()
+        try #require(run.status == 0, "\(run.stdout) \(run.stderr)")
+        let pid = Int32(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(Self.kernelSeccomp(pid) == "2", "\(readText("/proc/\(pid)/status"))")
+        let (series, at) = try a.wait(for: "api") { $0 != nil }
+        #expect(at != nil, "\(readText(a.log))")
+        if let at { print("agent: containerd container reported \(at.timeIntervalSince(started)) s after ctr run -d returned") }
+        #expect(series?["status"] == "holds", "\(series ?? [:]) \(readText(a.log))")
+        #expect(series?["namespace"] == "payments" && series?["pod"] == "api-7d9f", "\(series ?? [:])")
+        #expect(series?["container"] == "server" && series?["image"] == "registry.example/api:2.1", "\(series ?? [:])")
+        #expect(series?["runtime"] == "runc")
+        #expect(readText(dir + "/audit.log").contains("api"), "the wrapper decided nothing")
+    }
 }
