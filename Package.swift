@@ -40,7 +40,7 @@ let package = Package(
         // `node install` / `node uninstall`: files under a host root, each change recorded for uninstall.
         .target(name: "WardenNode", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "CShim"]),
         // The node agent's core: state roots watched with inotify, containers verified, their series kept.
-        .target(name: "WardenAgent", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "WardenHost", "WardenVerify", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "WardenAgent", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook", .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(
             name: "seccomp-warden",
             dependencies: [

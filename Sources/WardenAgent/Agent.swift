@@ -6,6 +6,7 @@ import WardenCore
 import WardenJSON
 import WardenPolicy
 import WardenHost
+import WardenHook
 import WardenVerify
 
 /// The node agent's core: watches the runtimes' state roots with inotify, verifies each container
@@ -64,6 +65,10 @@ public final class Agent {
     public let heartbeat = Heartbeat()
 
     let seen: Counter
+    let refused: Counter
+    let auditError: Gauge
+    var audit: AuditTail
+    var auditErrorValue: Int64 = -1
     let exempt: Counter
     let stateRefused: Counter
     let verifySeconds: DurationHistogram
@@ -84,6 +89,9 @@ public final class Agent {
         verifier.taskStopMillis = 1000
         verifier.containerStopMillis = 4000
         do { inotify = try Inotify() } catch { throw .system(error.description) }
+        audit = AuditTail(path: AuditLog.path(policy: policy))
+        refused = registry.makeCounter(descriptor: Self.name("containers_refused", "total", "Decisions \"denied\" (a container refused by the wrapper, precreate or a gate) appended to the audit log since the agent started."))
+        auditError = registry.makeGauge(descriptor: Self.name("audit_log_error", "", "1 when the audit log cannot be read or is not root's alone: refusals are not counted."))
         seen = registry.makeCounter(descriptor: Self.name("containers_seen", "total", "Containers the agent found in the state roots since it started."))
         exempt = registry.makeCounter(descriptor: Self.name("containers_exempt", "total", "Containers the policy exempts (by engine facts), counted once each since the agent started."))
         stateRefused = registry.makeCounter(descriptor: Self.name("state_entries_refused", "total", "State-root entries not read because root does not own them alone, or they are symlinks or too large (reported unverified)."))
@@ -151,6 +159,15 @@ public final class Agent {
     /// containers' processes are checked (a stopped container keeps its folder until deleted).
     func rescan(now: Double) {
         nextRescan = now + options.rescan
+        let (denied, problem) = audit.poll()
+        if denied > 0 { refused.increment(by: Int64(denied)); dirty = true }
+        let error: Int64 = problem == nil ? 0 : 1
+        if error != auditErrorValue {
+            auditErrorValue = error
+            auditError.set(error)
+            if let problem { Self.warn("audit log: \(problem)") }
+            dirty = true
+        }
         if options.roots.isEmpty {
             if parentWatch == nil, case .success(let wd) = inotify.watch(Self.containerdParent, Inotify.create | Inotify.movedTo) { parentWatch = wd }
             for root in RuntimeState.defaultRoots where !roots.contains(root) && FileIO.isDirectory(root) { roots.append(root) }

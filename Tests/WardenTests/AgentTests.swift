@@ -382,4 +382,46 @@ struct AgentTests {
         #expect(series?["runtime"] == "runc")
         #expect(readText(dir + "/audit.log").contains("api"), "the wrapper decided nothing")
     }
+
+    @Test("refusals come from the audit log: denied records appended while it runs are counted; a log others can write is not read")
+    func refusedFromAuditLog() throws {
+        let dir = try tempDir("agent-audit")
+        let root = dir + "/root"
+        try Self.rootFolder(root)
+        let log = dir + "/audit.log"
+        func line(_ decision: String, _ id: String) -> String {
+            "{\"schema\":1,\"stage\":\"wrapper-create\",\"id\":\"\(id)\",\"decision\":\"\(decision)\"}\n"
+        }
+        // Before the agent starts: not counted (a counter starts at 0).
+        try line("denied", "old").write(toFile: log, atomically: false, encoding: .utf8)
+        chmod(log, 0o600)
+        let a = try AgentRun(roots: [root], dir: dir, env: ["SECCOMP_WARDEN_AUDIT_LOG": log])
+        defer { _ = a.stop(); cleanup(dir) }
+        func counter() throws -> String {
+            let m = try a.curl("/metrics").stdout
+            return m.split(separator: "\n").first { $0.hasPrefix("seccomp_warden_containers_refused_total ") }.map(String.init) ?? "none"
+        }
+        func append(_ text: String) throws {
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            h.seekToEndOfFile()
+            h.write(Data(text.utf8))
+            try h.close()
+        }
+        try append(line("denied", "a") + line("injected", "b") + line("denied", "c"))
+        var seen = ""
+        for _ in 0..<100 { seen = try counter(); if seen.hasSuffix(" 2") { break }; usleep(100_000) }
+        #expect(seen == "seccomp_warden_containers_refused_total 2", "\(seen) \(readText(a.log))")
+        // Anyone may write it now: nothing more is counted, and the agent says so.
+        chmod(log, 0o666)
+        try append(line("denied", "d"))
+        var error = ""
+        for _ in 0..<100 {
+            error = try a.curl("/metrics").stdout.split(separator: "\n").first { $0.hasPrefix("seccomp_warden_audit_log_error ") }.map(String.init) ?? ""
+            if error.hasSuffix("1.0") { break }
+            usleep(100_000)
+        }
+        #expect(error == "seccomp_warden_audit_log_error 1.0", "\(error)")
+        #expect(try counter() == "seccomp_warden_containers_refused_total 2")
+        #expect(readText(a.log).contains("not root's alone"), "\(readText(a.log))")
+    }
 }
