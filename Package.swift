@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // The node agent only (never the hook binary): the Prometheus text format, and HTTP over SwiftNIO.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -22,7 +23,7 @@ let package = Package(
         // C headers Swift's Glibc module leaves out (sys/vfs.h).
         .target(name: "CLinux"),
         // Errors with their JSON path, file descriptors and folders opened safely, stderr, the version.
-        .target(name: "WardenCore", dependencies: ["CLinux"]),
+        .target(name: "WardenCore", dependencies: ["CLinux", .product(name: "SystemPackage", package: "swift-system")]),
         // The JSON document (jansson): parse, walk with paths, edit in place, write.
         .target(name: "WardenJSON", dependencies: ["WardenCore", "CJansson"]),
         // The runtime-spec's types (config.json, linux.seccomp); Docker's profile format in Docker/.
@@ -32,11 +33,11 @@ let package = Package(
         // The site policy: loading, the baseline, the meet, evaluation, enforcement, the verdict cache.
         .target(name: "WardenPolicy", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp"]),
         // The host: /proc, ptrace, filters read from the kernel, runtime state, the kernel log. No policy.
-        .target(name: "WardenHost", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "CShim"]),
+        .target(name: "WardenHost", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "CShim", .product(name: "SystemPackage", package: "swift-system")]),
         // Judging running processes against the policy.
         .target(name: "WardenVerify", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost"]),
         // The critical path: hook stages, the runtime wrapper, the audit log.
-        .target(name: "WardenHook", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenPolicy", "WardenHost", "WardenVerify"]),
+        .target(name: "WardenHook", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenPolicy", "WardenHost", "WardenVerify", .product(name: "SystemPackage", package: "swift-system")]),
         // `node install` / `node uninstall`: files under a host root, each change recorded for uninstall.
         .target(name: "WardenNode", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "CShim"]),
         // The node agent's core: state roots watched with inotify, containers verified, their series kept.

@@ -1,5 +1,6 @@
 #if os(Linux)
 import Glibc
+import SystemPackage
 
 /// Thin, Foundation-free file access for the hook path: one read per file, size caps,
 /// no symlinks followed where it matters. Files that decide something (bundles, policies) and
@@ -33,17 +34,19 @@ public enum FileIO {
     }
 
     /// Reads a descriptor to its end (hooks must drain stdin). Past `cap` it keeps draining, then fails.
+    /// swift-system's descriptor calls retry on EINTR.
     public static func readAll(fd: Int32, name: String, cap: Int = sizeCap, sizeHint: Int = 0) throws(WardenError) -> [UInt8] {
+        let file = FileDescriptor(rawValue: fd)
         var out = [UInt8]()
         out.reserveCapacity(sizeHint > 0 ? sizeHint + 1 : 64 << 10)
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         var total = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { break }  // a FIFO with no writer opened O_NONBLOCK
-                throw .system("cannot read: \(errnoText(errno))", file: name)
+            let n: Int
+            do { n = try chunk.withUnsafeMutableBytes { try file.read(into: $0) } } catch {
+                let e = error as? Errno
+                if e == .wouldBlock { break }  // a FIFO with no writer opened O_NONBLOCK
+                throw .system("cannot read: \(errnoText(e?.rawValue ?? EIO))", file: name)
             }
             if n == 0 { break }
             total += n
@@ -54,14 +57,8 @@ public enum FileIO {
     }
 
     public static func writeAll(fd: Int32, _ bytes: [UInt8], name: String) throws(WardenError) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .system("cannot write: \(errnoText(errno))", file: name)
-            }
-            done += n
+        do { _ = try FileDescriptor(rawValue: fd).writeAll(bytes) } catch {
+            throw .system("cannot write: \(errnoText((error as? Errno)?.rawValue ?? EIO))", file: name)
         }
     }
 
@@ -101,8 +98,9 @@ public enum FileIO {
     }
 }
 
+/// "Permission denied (errno 13)": swift-system's description of the errno, and its number.
 public func errnoText(_ e: Int32) -> String {
-    String(cString: strerror(e)) + " (errno \(e))"
+    Errno(rawValue: e).description + " (errno \(e))"
 }
 
 @inline(__always)

@@ -4,6 +4,7 @@ import WardenHost
 import WardenVerify
 #if canImport(Glibc)
 import Glibc
+import SystemPackage
 #endif
 
 /// The audit log read back for `verify --all`'s backstop: for each running container, the last decision
@@ -211,10 +212,13 @@ public struct AuditLedger: Sendable {
         var offset = from
         while offset < to {
             let want = min(chunk, to - offset)
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(offset)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                problem = "cannot read \(file): \(errnoText(errno))"
+            let n: Int
+            do {
+                n = try buf.withUnsafeMutableBytes {
+                    try FileDescriptor(rawValue: fd).read(fromAbsoluteOffset: Int64(offset), into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]))
+                }
+            } catch {
+                problem = "cannot read \(file): \(errnoText((error as? Errno)?.rawValue ?? EIO))"
                 return
             }
             if n == 0 { break }  // truncated while we read

@@ -2,7 +2,9 @@
 import WardenCore
 import CShim
 import Glibc
+import SystemPackage
 import WardenSeccomp
+import WardenSpec
 
 /// Why a task's loaded filters could not be read.
 public enum DumpError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -34,20 +36,10 @@ public enum DumpError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// "EPERM (Operation not permitted)": the name from the one errno table (podman's, WardenSpec), then its text.
 func errnoName(_ e: Int32) -> String {
-    let name: String
-    switch e {
-    case EPERM: name = "EPERM"
-    case EACCES: name = "EACCES"
-    case ESRCH: name = "ESRCH"
-    case EINVAL: name = "EINVAL"
-    case ENOENT: name = "ENOENT"
-    case EBUSY: name = "EBUSY"
-    case EIO: name = "EIO"
-    case EMEDIUMTYPE: name = "EMEDIUMTYPE"
-    default: name = "errno \(e)"
-    }
-    return name + " (" + String(cString: strerror(e)) + ")"
+    let name = errnoNames.filter { $0.value == UInt32(bitPattern: e) }.map(\.key).min() ?? "errno \(e)"
+    return name + " (" + Errno(rawValue: e).description + ")"
 }
 
 /// Holds tasks in a ptrace stop so their filters can be read while none of them runs: a stopped task

@@ -1,25 +1,22 @@
 #if os(Linux)
 import WardenCore
 import Glibc
+import SystemPackage
 import WardenJSON
 
 /// Foundation-free reads of /proc: small files read whole, folders listed, links read.
 public enum ProcFS {
     /// The whole of a (small, pseudo) file, or nil when it cannot be opened (the task is gone).
     public static func read(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return nil }
-        defer { close(fd) }
+        guard let file = try? FileDescriptor.open(path, .readOnly, options: .closeOnExec) else { return nil }
+        defer { try? file.close() }
         var out = [UInt8]()
         var size = 4096
         out.reserveCapacity(size)
         while true {
             var chunk = [UInt8](repeating: 0, count: size)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return out.isEmpty ? nil : out
-            }
+            // swift-system retries EINTR; another error ends the read with what came so far.
+            guard let n = try? chunk.withUnsafeMutableBytes({ try file.read(into: $0) }) else { return out.isEmpty ? nil : out }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<n])
             if out.count >= limit { break }

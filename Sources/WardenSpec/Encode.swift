@@ -32,22 +32,8 @@ extension LinuxSeccomp {
             doc.set(json, at: parent, key: key)
             return
         }
-        // Rebuild the object so replaced keys keep their position.
-        let fields = jsonFields
-        var out = [(String, JSON)]()
-        var written = Set<String>()
-        for (k, node) in existing.entries {
-            if let field = fields.first(where: { $0.0 == k }) {
-                if let v = field.1 { out.append((k, v)) }
-                written.insert(k)
-            } else {
-                out.append((k, node.value))
-            }
-        }
-        for (k, v) in fields where !written.contains(k) {
-            if let v { out.append((k, v)) }
-        }
-        doc.set(.object(out), at: parent, key: key)
+        // jansson replaces a key's value where the key stands and appends a new key; unknown keys stay.
+        for (k, v) in jsonFields { doc.set(v, at: existing, key: k) }
     }
 }
 

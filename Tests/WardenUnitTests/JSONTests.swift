@@ -37,6 +37,23 @@ struct JSONTests {
         #expect(try config.seccomp()?.defaultAction == .killProcess)
     }
 
+    @Test("writing a profile into linux.seccomp: known keys replaced where they stand, removed when absent, new ones last, unknown ones kept")
+    func seccompKeysInPlace() throws {
+        let text = #"{"linux":{"seccomp":{"x-site":{"keep":[1,2]},"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,"syscalls":[],"zz":true}}}"#
+        let doc = try JSONDocument(bytes: Array(text.utf8), name: "t")
+        let config = OCIConfig(document: doc)
+        var p = try #require(try config.seccomp())
+        p.defaultAction = .killProcess
+        p.defaultErrnoRet = nil
+        p.architectures = [.x86_64]
+        config.setSeccomp(p)
+        let seccomp = try #require(doc.root["linux"]?["seccomp"])
+        #expect(seccomp.keys == ["x-site", "defaultAction", "syscalls", "zz", "architectures"])
+        #expect(seccomp["x-site"]?.value == .object([("keep", .array([.int(1), .int(2)]))]))
+        #expect(seccomp["defaultAction"]?.string == "SCMP_ACT_KILL_PROCESS")
+        #expect(try config.seccomp() == p)
+    }
+
     @Test("parse errors name the file and line:column", arguments: [
         ("{\"a\": 1,,}", "invalid JSON"),
         ("{\"a\": 99999999999999999999999}", "too big"),
