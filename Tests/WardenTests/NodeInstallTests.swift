@@ -192,4 +192,33 @@ struct NodeInstallTests {
         #expect(u.status == 0, "\(u.stdout) \(u.stderr)")
         #expect(Self.tree(h).values.allSatisfy { $0 == Self.dir }, "\(Self.tree(h).keys.sorted())")
     }
+
+    @Test("docker: daemon.json gets runtimes.warden (and default-runtime with --default), every other key kept; uninstall gives the file back")
+    func docker() throws {
+        let h = try Self.host(nil)
+        defer { cleanup(h) }
+        try FileManager.default.createDirectory(atPath: h + "/etc/docker", withIntermediateDirectories: true)
+        let original = "{\n  \"log-driver\": \"journald\",\n  \"runtimes\": {\"kata\": {\"path\": \"/usr/bin/kata-runtime\"}}\n}\n"
+        try original.write(toFile: h + "/etc/docker/daemon.json", atomically: false, encoding: .utf8)
+        let r = try Self.install(h, ["--engine", "docker", "--default"])
+        #expect(r.status == 0 && r.stdout.contains("restart needed: docker"), "\(r.stdout) \(r.stderr)")
+        let config = try JSONSerialization.jsonObject(with: Data(readText(h + "/etc/docker/daemon.json").utf8)) as? [String: Any] ?? [:]
+        #expect(config["log-driver"] as? String == "journald")
+        #expect(config["default-runtime"] as? String == "warden")
+        let runtimes = config["runtimes"] as? [String: Any] ?? [:]
+        #expect((runtimes["warden"] as? [String: Any])?["path"] as? String == "/usr/local/bin/seccomp-warden-runc", "\(config)")
+        #expect((runtimes["kata"] as? [String: Any])?["path"] as? String == "/usr/bin/kata-runtime", "\(config)")
+        #expect(try Self.install(h, ["--engine", "docker", "--default"]).stdout.contains("nothing to change"))
+        // A warden runtime someone else wrote is not replaced.
+        let other = try Self.host(nil)
+        defer { cleanup(other) }
+        try FileManager.default.createDirectory(atPath: other + "/etc/docker", withIntermediateDirectories: true)
+        try "{\"runtimes\": {\"warden\": {\"path\": \"/opt/other\"}}}".write(toFile: other + "/etc/docker/daemon.json", atomically: false, encoding: .utf8)
+        let refused = try Self.install(other, ["--engine", "docker"])
+        #expect(refused.status == 2, "\(refused.stdout) \(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: other + "/usr/local/bin/seccomp-warden"), "something was written before the refusal")
+        let u = try warden(["node", "uninstall", "--host-root", h, "--no-restart"])
+        #expect(u.status == 0, "\(u.stdout) \(u.stderr)")
+        #expect(readText(h + "/etc/docker/daemon.json") == original)
+    }
 }
