@@ -5,10 +5,14 @@ let package = Package(
     name: "seccomp-warden",
     products: [
         .executable(name: "seccomp-warden", targets: ["seccomp-warden"]),
+        .executable(name: "seccomp-warden-agent", targets: ["seccomp-warden-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // The node agent only (never the hook binary): the Prometheus text format, and HTTP over SwiftNIO.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries, found through pkg-config.
@@ -34,14 +38,25 @@ let package = Package(
         .target(name: "WardenVerify", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost"]),
         // The critical path: hook stages, the runtime wrapper, the audit log.
         .target(name: "WardenHook", dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenPolicy", "WardenHost", "WardenVerify", .product(name: "SystemPackage", package: "swift-system")]),
+        // `node install` / `node uninstall`: files under a host root, each change recorded for uninstall.
+        .target(name: "WardenNode", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "CShim"]),
+        // The node agent's core: state roots watched with inotify, containers verified, their series kept.
+        .target(name: "WardenAgent", dependencies: ["WardenCore", "WardenJSON", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook", .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(
             name: "seccomp-warden",
             dependencies: [
                 "WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost",
-                "WardenVerify", "WardenHook",
+                "WardenVerify", "WardenHook", "WardenNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // `seccomp-warden-agent`: one long-running process per node; /metrics and /healthz over HTTP.
+        .executableTarget(name: "seccomp-warden-agent", dependencies: [
+            "WardenCore", "WardenPolicy", "WardenHost", "WardenVerify", "WardenAgent",
+            .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // bench/run only: in-process tightening throughput. Not part of the product or any hook path.
         .executableTarget(name: "warden-bench", dependencies: ["WardenCore", "WardenPolicy", "WardenSpec", "WardenJSON", "WardenHost", "WardenVerify"]),
         // libFuzzer targets (scripts/fuzz); a plain build replays corpus files.
@@ -50,7 +65,7 @@ let package = Package(
         // is a link to the integration target's; ArgvTable.swift, EnforcementTable.swift and RandomProfiles.swift are linked the other way.
         .testTarget(
             name: "WardenUnitTests",
-            dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook"]
+            dependencies: ["WardenCore", "WardenJSON", "WardenSpec", "WardenSeccomp", "WardenPolicy", "WardenHost", "WardenVerify", "WardenHook", "WardenAgent"]
         ),
         // Integration tests: root, real runc, crun, podman, dockerd, containerd.
         .testTarget(

@@ -2,6 +2,7 @@
 #include "cshim.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
@@ -83,4 +84,8 @@ const char *sw_build_commit(void) {
 #else
     return "unknown";
 #endif
+}
+
+int sw_setns_mount(int fd) {
+    return setns(fd, CLONE_NEWNS) == 0 ? 0 : -errno;
 }

@@ -112,7 +112,18 @@ public enum RuntimeState {
 
     /// runc's libcontainer state: `init_process_pid`, `init_process_start`, `config.labels` has "bundle=…".
     static func runc(root: String, id: String, file: String) throws(WardenError) -> ContainerRecord {
-        let doc = try JSONDocument(contentsOf: file)
+        try runc(root: root, id: id, document: try JSONDocument(contentsOf: file), file: file)
+    }
+
+    /// Parses a state document already read (the agent reads it through descriptors, bounded).
+    public static func record(root: String, id: String, format: ContainerRecord.Format, document: JSONDocument) throws(WardenError) -> ContainerRecord {
+        switch format {
+        case .runc: try runc(root: root, id: id, document: document, file: document.name)
+        case .crun: try crun(root: root, id: id, document: document, dir: root + "/" + id)
+        }
+    }
+
+    static func runc(root: String, id: String, document doc: JSONDocument, file: String) throws(WardenError) -> ContainerRecord {
         let r = doc.root
         guard let pid = r["init_process_pid"]?.int64, pid > 0, pid <= Int64(Int32.max) else {
             throw .input("no init_process_pid", file: file)
@@ -133,7 +144,10 @@ public enum RuntimeState {
 
     /// crun's ROOT/ID/status: `pid`, `process-start-time`, `bundle`; ROOT/ID/config.json is the config it used.
     static func crun(root: String, id: String, dir: String) throws(WardenError) -> ContainerRecord {
-        let doc = try JSONDocument(contentsOf: dir + "/status")
+        try crun(root: root, id: id, document: try JSONDocument(contentsOf: dir + "/status"), dir: dir)
+    }
+
+    static func crun(root: String, id: String, document doc: JSONDocument, dir: String) throws(WardenError) -> ContainerRecord {
         let r = doc.root
         guard let pid = r["pid"]?.int64, pid > 0, pid <= Int64(Int32.max) else {
             throw .input("no pid", file: dir + "/status")

@@ -34,6 +34,35 @@ public enum ExemptionEngine: String, CaseIterable, Sendable {
         }
     }
 
+    /// The pod's name and the container's name in it (the agent's labels: claims, never facts).
+    public var podKey: String {
+        switch self {
+        case .containerdCRI: "io.kubernetes.cri.sandbox-name"
+        case .crio: "io.kubernetes.pod.name"
+        }
+    }
+
+    public var containerKey: String {
+        switch self {
+        case .containerdCRI: "io.kubernetes.cri.container-name"
+        case .crio: "io.kubernetes.container.name"
+        }
+    }
+
+    /// The key the engine writes on every container it creates ("sandbox" or "container"): which
+    /// engine's keys to read for labels.
+    public var containerTypeKey: String {
+        switch self {
+        case .containerdCRI: "io.kubernetes.cri.container-type"
+        case .crio: "io.kubernetes.cri-o.ContainerType"
+        }
+    }
+
+    /// The one value of `key` in `annotations`, as exemptions read it (absent, empty or repeated: nil).
+    public static func value(_ key: String, in annotations: [(String, String)]) -> String? {
+        Exemption.fact(key, in: annotations)
+    }
+
     func key(for fact: Exemption.Fact) -> String {
         switch fact {
         case .namespace: namespaceKey

@@ -14,14 +14,14 @@ struct SeccompWarden: ParsableCommand {
             else the built-in baseline.
             """,
         version: VersionText.lines,
-        subcommands: [Apply.self, Check.self, PolicyCommand.self, HookCommand.self, Register.self, Verify.self, Explain.self, Convert.self, Report.self, VersionCommand.self]
+        subcommands: [Apply.self, Check.self, PolicyCommand.self, HookCommand.self, Register.self, Verify.self, Explain.self, Convert.self, Report.self, Node.self, VersionCommand.self]
     )
 }
 
 /// What bare `seccomp-warden` prints to stderr before exiting 64 (EX_USAGE).
 let shortUsage = """
     usage: seccomp-warden <command> [options]
-    commands: apply, check, policy, verify, report, explain, convert, hook, register, version
+    commands: apply, check, policy, verify, report, explain, convert, hook, register, node, version
     seccomp-warden --help (or help COMMAND) says more; man seccomp-warden for the manual.
     """
 

@@ -32,4 +32,7 @@ int sw_open(const char *path, int flags, mode_t mode);
 /* pidfd_open(2) and pidfd_send_signal(2) (no glibc wrappers before 2.36): a descriptor, or -errno. */
 int sw_pidfd_open(pid_t pid);
 int sw_pidfd_send_signal(int pidfd, int sig);
+
+/* setns(fd, CLONE_NEWNS) (node install restarting the engine from pid 1's mount namespace): 0, or -errno. */
+int sw_setns_mount(int fd);
 #endif
