@@ -14,23 +14,27 @@ public enum FileIO {
         var flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK  // O_NONBLOCK: a FIFO must not hang us
         if !followSymlinks { flags |= O_NOFOLLOW }
         let fd = retrying { open(path, flags) }
-        if fd < 0 {
-            let e = errno
-            if e == ELOOP && !followSymlinks {
-                throw .input("is a symlink; refusing to follow it", file: path)
-            }
-            throw WardenError(e == ENOENT || e == ENOTDIR ? .input : .system, file: path, "cannot open: \(errnoText(e))")
-        }
+        if fd < 0 { throw openError(errno, name: path, refusingSymlinks: !followSymlinks) }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .system("cannot stat: \(errnoText(errno))", file: path) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw .input("is not a regular file (\(fileTypeName(st.st_mode)))", file: path)
-        }
-        guard Int(st.st_size) <= cap else {
-            throw .input("is \(st.st_size) bytes, over the \(cap)-byte limit", file: path)
-        }
+        let st = try regularFile(fd: fd, name: path, cap: cap)
         return try readAll(fd: fd, name: path, cap: cap, sizeHint: Int(st.st_size))
+    }
+
+    /// What a failed open of `name` means: absent (input), a symlink refused, or a system error.
+    public static func openError(_ e: Int32, name: String, refusingSymlinks: Bool) -> WardenError {
+        if e == ELOOP && refusingSymlinks { return .input("is a symlink; refusing to follow it", file: name) }
+        return WardenError(e == ENOENT || e == ENOTDIR ? .input : .system, file: name, "cannot open: \(errnoText(e))")
+    }
+
+    /// `fstat` of an open descriptor, which must be a regular file of at most `cap` bytes.
+    public static func regularFile(fd: Int32, name: String, cap: Int) throws(WardenError) -> stat {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .system("cannot stat: \(errnoText(errno))", file: name) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw .input("is not a regular file (\(fileTypeName(st.st_mode)))", file: name)
+        }
+        guard Int(st.st_size) <= cap else { throw .input("is \(st.st_size) bytes, over the \(cap)-byte limit", file: name) }
+        return st
     }
 
     /// Reads a descriptor to its end (hooks must drain stdin). Past `cap` it keeps draining, then fails.

@@ -151,18 +151,9 @@ public final class Folder {
     /// `Writers.anyone`, owned by a trusted user and writable by no one else. `shown` names it in errors.
     public func read(_ name: String, shown: String, cap: Int = FileIO.sizeCap) throws(WardenError) -> Contents {
         let fd = retrying { openat(self.fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) }
-        if fd < 0 {
-            let e = errno
-            if e == ELOOP { throw .input("is a symlink; refusing to follow it", file: shown) }
-            throw WardenError(e == ENOENT || e == ENOTDIR ? .input : .system, file: shown, "cannot open: \(errnoText(e))")
-        }
+        if fd < 0 { throw FileIO.openError(errno, name: shown, refusingSymlinks: true) }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .system("cannot stat: \(errnoText(errno))", file: shown) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw .input("is not a regular file (\(FileIO.fileTypeName(st.st_mode)))", file: shown)
-        }
-        guard Int(st.st_size) <= cap else { throw .input("is \(st.st_size) bytes, over the \(cap)-byte limit", file: shown) }
+        let st = try FileIO.regularFile(fd: fd, name: shown, cap: cap)
         if let problem = Folder.ownership(st, writers: writers, what: shown) {
             throw WardenError(.refused, file: shown, "refusing it: \(problem)")
         }
