@@ -32,20 +32,34 @@ enum ExactMeet {
     /// The conditions and action of every rule `profile` has for `name`, as runc adds them: an
     /// entry with a repeated argument index is one rule per condition; an entry without conditions
     /// is a rule over every argument value.
-    static func rawRules(_ p: LinuxSeccomp, name: String) -> [(conditions: [LinuxSeccompArg], action: RuleAction)] {
+    /// `entries`: `p`'s entries by name (`Entries(p)`), when the caller asks about many names.
+    static func rawRules(_ p: LinuxSeccomp, name: String, entries: Entries? = nil) -> [(conditions: [LinuxSeccompArg], action: RuleAction)] {
         var out = [(conditions: [LinuxSeccompArg], action: RuleAction)]()
-        for e in p.syscalls ?? [] where e.names.contains(name) {
+        let all = p.syscalls ?? []
+        let named = entries.map { ($0.byName[name] ?? []).map { all[$0] } } ?? all.filter { $0.names.contains(name) }
+        for e in named {
             for conditions in RuntimeReading.runc.rules(e) { out.append((conditions, e.ruleAction)) }
         }
         return out
     }
 
+    /// A profile's entries by syscall name, in order, each entry once: a meet asks about every name
+    /// of both profiles, and scanning every entry for each is quadratic.
+    struct Entries {
+        var byName: [String: [Int]] = [:]
+        init(_ p: LinuxSeccomp) {
+            for (i, e) in (p.syscalls ?? []).enumerated() {
+                for n in e.names where byName[n]?.last != i { byName[n, default: []].append(i) }
+            }
+        }
+    }
+
     /// One side of the meet for `name`. Rules whose action equals the default are dropped, as runc
     /// drops them; where rules of different actions overlap, each overlap gets the action libseccomp's
     /// filter gives it on every ABI in `abis` (the strictest, and a departure, where they differ).
-    static func side(_ p: LinuxSeccomp, name: String, abis: [SeccompArch]) -> (Side, departure: String?)? {
+    static func side(_ p: LinuxSeccomp, name: String, abis: [SeccompArch], entries: Entries? = nil) -> (Side, departure: String?)? {
         let fallback = p.defaultRule
-        let raw = rawRules(p, name: name).filter { RuntimeReading.runc.keeps($0.action, default: fallback) }
+        let raw = rawRules(p, name: name, entries: entries).filter { RuntimeReading.runc.keeps($0.action, default: fallback) }
         let comparisons = raw.flatMap(\.conditions)
         var rules = [(region: Region, action: RuleAction)]()
         for r in raw {
@@ -196,10 +210,11 @@ enum ExactMeet {
     /// `defaultAction` for the ABIs `abis`; where it cannot be written exactly, the strictest action
     /// either side has for the name, and why.
     static func outcome(name: String, _ a: LinuxSeccomp, _ b: LinuxSeccomp, defaultAction: RuleAction,
-                        abis: [SeccompArch]) -> Outcome {
-        let sa = side(a, name: name, abis: abis), sb = side(b, name: name, abis: abis)
+                        abis: [SeccompArch], entries: (a: Entries, b: Entries)? = nil) -> Outcome {
+        let sa = side(a, name: name, abis: abis, entries: entries?.a), sb = side(b, name: name, abis: abis, entries: entries?.b)
         let worst: RuleAction = {
-            let all = rawRules(a, name: name).map(\.action) + rawRules(b, name: name).map(\.action) + [a.defaultRule, b.defaultRule]
+            let all = rawRules(a, name: name, entries: entries?.a).map(\.action) + rawRules(b, name: name, entries: entries?.b).map(\.action)
+                + [a.defaultRule, b.defaultRule]
             return all.dropFirst().reduce(all[0]) { $0.stricter($1) }
         }()
         func strictest(_ why: String) -> Outcome {

@@ -40,13 +40,21 @@ public enum Guarantee {
     public static func gaps(_ profile: LinuxSeccomp, routes: [Route],
                             readings: [RuntimeReading] = RuntimeReading.allCases) -> [Gap] {
         var out = [Gap]()
+        // Readings that add the same rules build the same filter (RuntimeReading.readAlike): it is
+        // compiled and proved once, and its gaps are said for each reading.
+        let alike = RuntimeReading.readAlike(profile)
+        var first: [Gap]? = nil
         for reading in readings {
-            let program: BPFProgram
-            do { program = try Compiler.compile(profile, as: reading) } catch {
-                out.append(Gap(route: nil, arch: .native, runtime: reading, result: .undecided("libseccomp refuses the profile: \(error.message)")))
+            if alike, let first {
+                out += first.map { var g = $0; g.runtime = reading; return g }
                 continue
             }
-            out += gaps([program], routes: routes, runtime: reading)
+            var found: [Gap]
+            do { found = gaps([try Compiler.compile(profile, as: reading)], routes: routes, runtime: reading) } catch {
+                found = [Gap(route: nil, arch: .native, runtime: reading, result: .undecided("libseccomp refuses the profile: \(error.message)"))]
+            }
+            out += found
+            first = found
         }
         return out
     }

@@ -197,9 +197,10 @@ public enum Tighten {
         var result = [(name: String, decision: Decision)]()
         var changed = Set<String>()
         let abis = Compiler.architectures(of: out).filter { Guarantee.abis.contains($0) }
+        let entries = (ExactMeet.Entries(a), ExactMeet.Entries(b))
         for name in names {
             let fa = indexA[name] ?? Decision(otherwise: a.defaultRule)
-            let o = ExactMeet.outcome(name: name, a, b, defaultAction: defaultOut, abis: abis)
+            let o = ExactMeet.outcome(name: name, a, b, defaultAction: defaultOut, abis: abis, entries: entries)
             if o.changed {
                 changed.insert(name)
                 changes.append(.syscall(name: name, from: fa, to: o.decision))

@@ -13,7 +13,8 @@ import Glibc
 /// by root that no one else can write are read; otherwise nothing is cached and everything is computed.
 /// An entry holds its whole input (the container's seccomp section, the capabilities, the policy's
 /// digest and a digest of the effective policy, this binary's identity), compared byte for byte on every hit: the file name is only a
-/// 64-bit hash, and a collision can only cause a miss, never a wrong answer. The verifier keeps its
+/// 64-bit hash, and a collision can only cause a miss, never a wrong answer. The input is kept as raw
+/// bytes ahead of the entry's JSON (`entry`), so a hit compares it without parsing it. The verifier keeps its
 /// judgements of loaded filter chains here too (`ChainJudge`). Bounded: at most `maxEntries` entries
 /// and `maxBytes` bytes; past either, the oldest go.
 public struct VerdictCache: Sendable {
@@ -95,16 +96,39 @@ public struct VerdictCache: Sendable {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == 0, st.st_mode & 0o022 == 0,
               Int(st.st_size) <= VerdictCache.maxEntryBytes,
               let bytes = try? FileIO.readAll(fd: fd, name: "verdict cache", sizeHint: Int(st.st_size)),
-              let doc = try? JSONDocument(bytes: bytes, name: "verdict cache"),
-              doc.root["input"]?.string.map({ Array($0.utf8) == key }) == true
+              let fields = VerdictCache.fields(of: bytes, key: key),
+              let doc = try? JSONDocument(bytes: Array(bytes[fields...]), name: "verdict cache")
         else { return nil }
         return doc
+    }
+
+    /// How an entry starts: the format, then the input's length in bytes on a line of its own.
+    static let entryHeader = Array("seccomp-warden verdict cache 2\n".utf8)
+
+    /// An entry's bytes: the header, the input's length, the input itself (raw, compared byte for byte
+    /// on every read), a newline, then `fields` as one JSON object.
+    public static func entry(_ key: [UInt8], _ fields: [(String, JSON)]) -> [UInt8] {
+        entryHeader + Array("\(key.count)\n".utf8) + key + [10] + JSON.object(fields).serialized(.compact)
+    }
+
+    /// Where the JSON of `bytes` starts, if the entry is well formed and its input is `key` byte for byte.
+    static func fields(of bytes: [UInt8], key: [UInt8]) -> Int? {
+        let header = entryHeader.count
+        guard bytes.count > header, bytes[..<header].elementsEqual(entryHeader),
+              let newline = bytes[header...].firstIndex(of: 10),
+              newline - header <= 8, let length = Int(String(decoding: bytes[header..<newline], as: UTF8.self)),
+              length == key.count, newline + 1 + length < bytes.count, bytes[newline + 1 + length] == 10
+        else { return nil }
+        let same = bytes.withUnsafeBufferPointer { b in
+            key.withUnsafeBufferPointer { k in length == 0 || memcmp(b.baseAddress! + newline + 1, k.baseAddress!, length) == 0 }
+        }
+        return same ? newline + 2 + length : nil
     }
 
     /// Keeps `fields` for the input `key`: written to a new file under a random name, then renamed
     /// into place (a reader sees the old entry or the new one, never half of one). Silent on failure.
     public func write(_ key: [UInt8], _ fields: [(String, JSON)]) {
-        let entry = JSON.object([("input", .string(String(decoding: key, as: UTF8.self)))] + fields).serialized(.compact)
+        let entry = VerdictCache.entry(key, fields)
         guard entry.count <= VerdictCache.maxEntryBytes, let dir = openTrustedDirectory(create: true) else { return }
         defer { close(dir) }
         let tmp = ".tmp-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"

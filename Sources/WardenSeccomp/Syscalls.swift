@@ -63,10 +63,27 @@ extension Syscalls {
 
     /// The syscall numbers of `arch` above every number libseccomp names (calls newer than this
     /// libseccomp), as a range within the ABI's number space.
+    /// Computed once per process for the ABIs a proof walks: libseccomp resolves a number by scanning
+    /// its whole table, and every proof needs these ranges for every reading.
     public static func newerThanLibseccomp(_ arch: SeccompArch) -> ClosedRange<UInt32> {
-        let known = all(arch: arch).map { UInt32(bitPattern: $0.number) }
-        let base: UInt32 = arch == .x32 ? 0x4000_0000 : 0
+        newerRanges[arch] ?? newerRange(arch)
+    }
+
+    private static let newerRanges: [SeccompArch: ClosedRange<UInt32>] = {
+        var out = [SeccompArch: ClosedRange<UInt32>]()
+        for arch in [SeccompArch.native, .x86_64, .x86, .x32] where out[arch] == nil { out[arch] = newerRange(arch) }
+        return out
+    }()
+
+    static func newerRange(_ arch: SeccompArch, upTo limit: Int32 = 1024) -> ClosedRange<UInt32> {
+        let base: Int32 = arch == .x32 ? 0x4000_0000 : 0
         let top: UInt32 = arch == .x86_64 ? 0x3fff_ffff : arch == .x32 ? 0x7fff_ffff : .max
-        return ((known.max() ?? base) + 1)...top
+        // The highest number `all(arch:)` names, searched from the top: most numbers above it are unnamed.
+        var highest = UInt32(bitPattern: base)
+        for nr in stride(from: limit - 1, through: 0, by: -1) where name(base + nr, arch: arch) != nil {
+            highest = UInt32(bitPattern: base + nr)
+            break
+        }
+        return (highest + 1)...top
     }
 }

@@ -73,16 +73,16 @@ struct VerdictCacheTests {
         // A forged "compliant" entry under the right name, but for another input: a miss.
         let cache = VerdictCache(directory: dir + "/verdicts")
         _ = cache.openTrustedDirectory(create: true).map { close($0) }
-        let forged = #"{"input": "v1 something else", "verdict": "compliant", "reason": null, "changes": [], "profile": null}"#
-        try forged.write(toFile: dir + "/verdicts/" + fnv1a(key), atomically: false, encoding: .utf8)
+        let fields: [(String, JSON)] = [("verdict", .string("compliant")), ("reason", .null), ("changes", .array([])), ("profile", .null)]
+        let forged = Data(VerdictCache.entry(Array("v1 something else".utf8), fields))
+        try forged.write(to: URL(fileURLWithPath: dir + "/verdicts/" + fnv1a(key)))
         chmod(dir + "/verdicts/" + fnv1a(key), 0o600)
         #expect(try Evaluation.evaluate(weak, policy: policy, cache: cache).verdict == .tightened)
 
         // The right input, but a file someone else owns (or could write): ignored.
-        let right = String(decoding: JSON.object([("input", .string(String(decoding: key, as: UTF8.self))), ("verdict", .string("compliant")),
-                                                   ("reason", .null), ("changes", .array([])), ("profile", .null)]).serialized(.compact), as: UTF8.self)
+        let right = Data(VerdictCache.entry(key, fields))
         for (owner, mode) in [(65534 as uid_t, 0o600 as mode_t), (0, 0o666)] {
-            try right.write(toFile: dir + "/verdicts/" + fnv1a(key), atomically: false, encoding: .utf8)
+            try right.write(to: URL(fileURLWithPath: dir + "/verdicts/" + fnv1a(key)))
             chown(dir + "/verdicts/" + fnv1a(key), owner, 0)
             chmod(dir + "/verdicts/" + fnv1a(key), mode)
             #expect(cache.lookup(weak, policy: policy) == nil, "owner \(owner) mode \(String(mode, radix: 8))")
@@ -91,6 +91,94 @@ struct VerdictCacheTests {
         chown(dir + "/verdicts/" + fnv1a(key), 0, 0)
         chmod(dir + "/verdicts/" + fnv1a(key), 0o600)
         #expect(cache.lookup(weak, policy: policy)?.verdict == .compliant)
+    }
+
+    /// A config.json (the docker-default sample) carrying `profile` as its linux.seccomp.
+    func config(with profile: LinuxSeccomp) throws -> OCIConfig {
+        let c = try config("docker-default")
+        c.document.set(profile.json, at: c.document.object(at: c.document.root, key: "linux"), key: "seccomp")
+        return c
+    }
+
+    /// The fixtures' real profiles, converted as Docker and podman would hand them over.
+    static func fixture(_ file: String) throws -> LinuxSeccomp {
+        try loadProfile(file: Repo.fixtures + "/" + file,
+                        context: ConversionContext(capabilities: ConversionContext.dockerDefaultCapabilities, arch: .x86_64, kernel: KernelVersion(6, 1)))
+    }
+
+    @Test("cold and warm give the same verdict, profile and changes on the real Docker and podman profiles, as given and tightened",
+          arguments: ["docker-default.json", "podman-default.json"])
+    func coldWarmFixtures(file: String) throws {
+        let dir = try tempDir("cache-fixture")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        let given = try Self.fixture(file)
+        let tightened = try #require(try Evaluation.evaluate(try config(with: given), policy: policy).profile)
+        for (profile, want) in [(given, Verdict.tightened), (tightened, .compliant)] {
+            let uncached = try Evaluation.evaluate(try config(with: profile), policy: policy)
+            let cold = try Evaluation.evaluate(try config(with: profile), policy: policy, cache: cache)
+            let warm = try Evaluation.evaluate(try config(with: profile), policy: policy, cache: cache)
+            #expect(!cold.cached && warm.cached)
+            #expect(uncached.verdict == want && cold.verdict == want && warm.verdict == want)
+            #expect(cold.profile?.json == uncached.profile?.json && warm.profile?.json == uncached.profile?.json)
+            #expect(warm.changes.map(\.description) == uncached.changes.map(\.description))
+            // A gate (no profile wanted) gets the same verdict from the same entry.
+            let gate = try Evaluation.evaluate(try config(with: profile), policy: policy, needsProfile: false, cache: cache)
+            #expect(gate.cached && gate.verdict == want)
+        }
+    }
+
+    @Test("red team: a profile one byte away from a cached one is not served its verdict")
+    func oneByte() throws {
+        let dir = try tempDir("cache-byte")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        // Docker's default, tightened: compliant, and cached as such.
+        let tightened = try #require(try Evaluation.evaluate(try config("docker-default"), policy: policy).profile)
+        let stored = try Evaluation.evaluate(try config(with: tightened), policy: policy, cache: cache)
+        #expect(stored.verdict == .compliant && !stored.cached)
+        #expect(try Evaluation.evaluate(try config(with: tightened), policy: policy, cache: cache).cached)
+        // One byte: the default's errno 1 becomes 0 (ERRNO(0) tells the caller the call succeeded).
+        let text = String(decoding: try config(with: tightened).document.serialized(.compact), as: UTF8.self)
+        let changed = text.replacingOccurrences(of: #""defaultErrnoRet":1"#, with: #""defaultErrnoRet":0"#)
+        #expect(changed.utf8.count == text.utf8.count && changed != text)
+        let e = try Evaluation.evaluate(OCIConfig(document: try JSONDocument(bytes: Array(changed.utf8), name: "changed")), policy: policy, cache: cache)
+        let uncached = try Evaluation.evaluate(OCIConfig(document: try JSONDocument(bytes: Array(changed.utf8), name: "changed")), policy: policy)
+        #expect(!e.cached && e.verdict == uncached.verdict)
+        #expect(e.verdict != .compliant, "ERRNO(0) as the default does not meet the baseline: \(e.summary)")
+    }
+
+    @Test("red team: an entry whose stored input differs in its last byte, is cut short or states another length is a miss")
+    func entryForms() throws {
+        let dir = try tempDir("cache-forms")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let key = Array("v1 some input".utf8)
+        let path = dir + "/verdicts/" + fnv1a(key)
+        cache.write(key, [("holds", .bool(true))])
+        // Positive control: the entry as written is read back.
+        let doc = cache.read(key)
+        withExtendedLifetime(doc) { #expect(doc?.root["holds"]?.bool == true) }
+        let good = VerdictCache.entry(key, [("holds", .bool(true))])
+        let lastByte = VerdictCache.entry(Array("v1 some inpuT".utf8), [("holds", .bool(true))])
+        let longer = VerdictCache.entry(key + [0x20], [("holds", .bool(true))])
+        let shorter = VerdictCache.entry(Array(key.dropLast()), [("holds", .bool(true))])
+        // The length line says one byte more than the input holds.
+        let at = VerdictCache.entryHeader.count
+        var lying = good
+        lying.replaceSubrange(at..<(at + 2), with: Array("14".utf8))
+        for (what, bytes) in [("last byte", lastByte), ("longer", longer), ("shorter", shorter), ("cut short", Array(good.dropLast(5))),
+                              ("wrong length", lying), ("no header", Array(good.dropFirst(at)))] {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            chmod(path, 0o600)
+            #expect(cache.read(key) == nil, "\(what)")
+        }
+        // And the good bytes written the same way are read (so the refusals above are the content's).
+        try Data(good).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o600)
+        #expect(cache.read(key) != nil)
     }
 }
 
@@ -175,7 +263,7 @@ struct VerdictCacheBoundsTests {
         #expect(fewer.cacheKey([injected]) != key)
         // A forged "holds" for the weak chain under another input is a miss: the weak chain is still found short.
         let weakKey = judge.cacheKey([weak])
-        try #"{"input": "chain v1 forged", "holds": true}"#.write(toFile: dir + "/verdicts/" + fnv1a(weakKey), atomically: false, encoding: .utf8)
+        try Data(VerdictCache.entry(Array("chain v1 forged".utf8), [("holds", .bool(true))])).write(to: URL(fileURLWithPath: dir + "/verdicts/" + fnv1a(weakKey)))
         chmod(dir + "/verdicts/" + fnv1a(weakKey), 0o600)
         #expect(judge.judge([weak]).findings.contains { $0.name == "keyctl" })
     }

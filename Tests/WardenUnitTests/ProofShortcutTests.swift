@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import WardenPolicy
+@testable import WardenSeccomp
+@testable import WardenSpec
+
+/// Issue 14's shortcuts in the proof: each must give exactly what the long way gives, and must not be
+/// taken where its premise fails.
+@Suite("Proof shortcuts")
+struct ProofShortcutTests {
+    static func fixture(_ file: String) throws -> LinuxSeccomp {
+        try loadProfile(file: Repo.fixtures + "/" + file,
+                        context: ConversionContext(capabilities: ConversionContext.dockerDefaultCapabilities, arch: .x86_64, kernel: KernelVersion(6, 1)))
+    }
+
+    @Test("a profile runc and crun read alike compiles to the same bytes under both (the real profiles, as given and tightened)",
+          arguments: ["docker-default.json", "podman-default.json"])
+    func alikeSameFilter(file: String) throws {
+        let given = try Self.fixture(file)
+        let tightened = try Tighten.tighten(given, policy: try builtinPolicy()).profile
+        for profile in [given, tightened] {
+            #expect(RuntimeReading.readAlike(profile))
+            let runc = try Compiler.compile(profile, as: .runc), crun = try Compiler.compile(profile, as: .crun)
+            #expect(runc.instructions.count > 100)
+            #expect(runc.instructions == crun.instructions)
+        }
+    }
+
+    /// Seven conditions on one argument (a repeated index: one rule per condition under both runtimes);
+    /// crun reads only the first six, so the seventh value is denied under runc only.
+    static let seven = LinuxSeccomp(defaultAction: .allow, architectures: [.x86_64, .x86, .x32], syscalls: [
+        LinuxSyscall(names: ["personality"], action: .errno, errnoRet: 1,
+                     args: (1...7).map { LinuxSeccompArg(index: 0, value: UInt64($0), op: .equal) }),
+    ])
+
+    @Test("seven conditions: not read alike, and the two filters differ (so the shortcut must not be taken)")
+    func sevenConditions() throws {
+        #expect(!RuntimeReading.readAlike(Self.seven))
+        let runc = try Compiler.compile(Self.seven, as: .runc), crun = try Compiler.compile(Self.seven, as: .crun)
+        #expect(runc.instructions != crun.instructions)
+        let nr = try #require(Syscalls.number("personality", arch: .x86_64))
+        let data = SeccompData(nr: nr, arch: Syscalls.abi(.x86_64).auditArch, args: [7, 0, 0, 0, 0, 0])
+        #expect(try runc.run(data).raw == Compiler.actionValue(RuleAction(.errno, errnoRet: 1)))
+        #expect(try crun.run(data).raw == Compiler.actionValue(RuleAction(.allow)))
+    }
+
+    @Test("the gaps both readings get from one proof are those each reading's own proof finds",
+          arguments: [0, 1, 2])
+    func gapsPerReading(which: Int) throws {
+        let policy = try builtinPolicy()
+        let routes = policy.deny.flatMap(\.routes)
+        let profile = switch which {
+        case 0: LinuxSeccomp(defaultAction: .allow, architectures: [.x86_64, .x86, .x32])
+        case 1: try Self.fixture("docker-default.json")
+        default: Self.seven
+        }
+        let both = Guarantee.gaps(profile, routes: routes)
+        let apart = Guarantee.gaps(profile, routes: routes, readings: [.runc]) + Guarantee.gaps(profile, routes: routes, readings: [.crun])
+        #expect(both == apart)
+        // Something to compare: every one of these falls short of the baseline, under both runtimes.
+        #expect(both.contains { $0.runtime == .runc } && both.contains { $0.runtime == .crun })
+    }
+
+    @Test("calls newer than libseccomp: the range found from the top is the one the whole table gives", arguments: Guarantee.abis)
+    func newer(arch: SeccompArch) throws {
+        let known = Syscalls.all(arch: arch).map { UInt32(bitPattern: $0.number) }
+        let highest = try #require(known.max())
+        #expect(Syscalls.newerThanLibseccomp(arch).lowerBound == highest + 1)
+        #expect(Syscalls.newerThanLibseccomp(arch) == Syscalls.newerRange(arch))
+    }
+}
