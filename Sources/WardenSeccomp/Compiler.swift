@@ -40,11 +40,11 @@ public enum RuntimeReading: String, CaseIterable, Sendable {
 
     public var name: String { String(rawValue.split(separator: " ")[0]) }
 
-    /// Whether every reading adds the same rules for `profile`: no entry has more than six conditions,
-    /// the one place runc and crun read a profile differently (`conditions`). Their filters are then
-    /// byte for byte the same, so one compilation and one proof serve both.
+    /// Whether every reading adds the same rules for `profile` (`rules` is the only part of a reading
+    /// that depends on the runtime; today they differ only past six conditions). Their filters are
+    /// then byte for byte the same, so one compilation and one proof serve both.
     public static func readAlike(_ profile: LinuxSeccomp) -> Bool {
-        !(profile.syscalls ?? []).contains { ($0.args ?? []).count > 6 }
+        (profile.syscalls ?? []).allSatisfy { e in allCases.dropFirst().allSatisfy { $0.rules(e) == allCases[0].rules(e) } }
     }
 }
 
