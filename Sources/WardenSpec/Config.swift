@@ -28,13 +28,18 @@ public struct OCIConfig {
         profile.write(into: document, parent: linux)
     }
 
-    /// Refuses keys on the way to `linux.seccomp` that runc would read as `linux` or `seccomp` ("Linux",
-    /// "SECCOMP": Go's JSON ignores case, the last match wins) while crun and this reader do not. The
+    /// Refuses keys on the way to `linux.seccomp` and `process.capabilities.bounding` that runc would read
+    /// as them ("Linux", "SECCOMP", "Process": Go's JSON ignores case, the last match wins) while crun and this reader do not. The
     /// verdict cache keys on the seccomp section alone, so this runs before it is consulted.
     public func checkSeccompKeys() throws(WardenError) {
         do {
-            try document.root.rejectCaseVariants(of: ["linux"])
+            try document.root.rejectCaseVariants(of: ["linux", "process"])
             if let linux = document.root["linux"] { try linux.rejectCaseVariants(of: ["seccomp"]) }
+            // The bounding set a Docker-format deny set or inject profile is converted for.
+            if let process = document.root["process"] {
+                try process.rejectCaseVariants(of: ["capabilities"])
+                if let caps = process["capabilities"] { try caps.rejectCaseVariants(of: ["bounding"]) }
+            }
         } catch {
             throw error.inFile(name)
         }

@@ -32,6 +32,10 @@ struct BadInputTests {
          ["linux", "Seccomp", "runc"]),
         ("Linux beside linux", "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ERRNO\"}}, \"LINUX\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\"}}}",
          ["LINUX", "runc"]),
+        ("Process beside process (the bounding set a Docker-format deny set is converted for)", "{\"process\": {\"capabilities\": {\"bounding\": [\"CAP_SYS_ADMIN\"]}}, \"Process\": {\"capabilities\": {\"bounding\": []}}, \"linux\": {}}",
+         ["Process", "runc"]),
+        ("Bounding beside bounding", "{\"process\": {\"capabilities\": {\"bounding\": [\"CAP_SYS_ADMIN\"], \"Bounding\": []}}, \"linux\": {}}",
+         ["process.capabilities", "Bounding", "runc"]),
         ("deep nesting", "{\"annotations\": " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}", ["config.json:", "depth"]),
     ]
 
