@@ -39,6 +39,7 @@ public struct Evaluation {
         }
         // A hit first: its input, this seccomp section byte for byte, decoded without error when it
         // was stored (an error is thrown, never stored), so decoding it again can only agree.
+        try config.checkSeccompKeys()
         if let cache, let hit = cache.lookup(config, policy: policy, withProfile: needsProfile) { return hit }
         let current = try config.seccomp()
         let e = try judge(current, config, policy: policy, needsProfile: needsProfile)

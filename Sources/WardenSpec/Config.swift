@@ -12,6 +12,7 @@ public struct OCIConfig {
     /// `linux.seccomp`, nil when the container asked for none.
     public func seccomp() throws(WardenError) -> LinuxSeccomp? {
         do {
+            try checkSeccompKeys()
             guard let linux = document.root["linux"], !linux.isNull else { return nil }
             _ = try linux.expectObject()
             guard let node = linux["seccomp"], !node.isNull else { return nil }
@@ -25,6 +26,23 @@ public struct OCIConfig {
     public func setSeccomp(_ profile: LinuxSeccomp) {
         let linux = document.object(at: document.root, key: "linux")
         profile.write(into: document, parent: linux)
+    }
+
+    /// Refuses keys on the way to `linux.seccomp` and `process.capabilities.bounding` that runc would read
+    /// as them ("Linux", "SECCOMP", "Process": Go's JSON ignores case, the last match wins) while crun and this reader do not. The
+    /// verdict cache keys on the seccomp section alone, so this runs before it is consulted.
+    public func checkSeccompKeys() throws(WardenError) {
+        do {
+            try document.root.rejectCaseVariants(of: ["linux", "process"])
+            if let linux = document.root["linux"] { try linux.rejectCaseVariants(of: ["seccomp"]) }
+            // The bounding set a Docker-format deny set or inject profile is converted for.
+            if let process = document.root["process"] {
+                try process.rejectCaseVariants(of: ["capabilities"])
+                if let caps = process["capabilities"] { try caps.rejectCaseVariants(of: ["bounding"]) }
+            }
+        } catch {
+            throw error.inFile(name)
+        }
     }
 
     /// `annotations`, or empty.

@@ -37,12 +37,41 @@ public extension JSONNode {
         return b
     }
 
+    /// Rejects a key that is not one of `known` but that runc would read as one: Go's encoding/json
+    /// matches object keys to fields ignoring case (Unicode simple folding: `ſ` is `s`, `K` is `k`) and
+    /// the last matching key wins, while crun and seccomp-warden match exactly. Such a key would be
+    /// judged one way here and enforced another by runc.
+    func rejectCaseVariants(of known: Set<String>) throws(WardenError) {
+        guard kind == .object else { return }
+        for key in keys where !known.contains(key) {
+            let folded = goFolded(key)
+            if let match = known.first(where: { goFolded($0) == folded }) {
+                throw .input("differs from \"\(match)\" only in case; runc (Go's JSON) would read it as \(match), crun would not", path: path / key)
+            }
+        }
+    }
+
     /// Rejects keys outside `known`, naming the first one.
     func rejectUnknownKeys(_ known: Set<String>, what: String) throws(WardenError) {
         for key in keys where !known.contains(key) {
             throw .input("unknown field in \(what)", path: path / key)
         }
     }
+}
+
+/// A key as Go's encoding/json compares it with an ASCII field name: ASCII letters lowercased, and the
+/// two non-ASCII letters whose simple case folding is ASCII (U+017F ſ, U+212A Kelvin sign) mapped to it.
+func goFolded(_ key: String) -> String {
+    var out = String.UnicodeScalarView()
+    for u in key.unicodeScalars {
+        switch u.value {
+        case 0x41...0x5A: out.append(Unicode.Scalar(u.value + 0x20)!)
+        case 0x17F: out.append("s")
+        case 0x212A: out.append("k")
+        default: out.append(u)
+        }
+    }
+    return String(out)
 }
 
 /// The largest errno the kernel returns (MAX_ERRNO).
@@ -56,6 +85,7 @@ extension LinuxSeccomp {
     /// Unknown keys are kept by the writer but must not look like typos of known ones: they are ignored here, as runc does.
     public init(node: JSONNode) throws(WardenError) {
         _ = try node.expectObject()
+        try node.rejectCaseVariants(of: Self.knownKeys)
         guard let da = node["defaultAction"] else {
             throw .input("missing required field defaultAction", path: node.path / "defaultAction")
         }
@@ -104,6 +134,7 @@ private func s(_ node: JSONNode, _ i: Int) -> JSONPath { node.path / "syscalls" 
 extension LinuxSyscall {
     public init(node: JSONNode) throws(WardenError) {
         _ = try node.expectObject()
+        try node.rejectCaseVariants(of: ["names", "action", "errnoRet", "args"])
         guard let n = node["names"] else {
             if node["name"] != nil {
                 throw .input("uses the old single \"name\" field; write \"names\": [...]", path: node.path / "name")
@@ -166,6 +197,7 @@ extension JSONNode {
 extension LinuxSeccompArg {
     public init(node: JSONNode) throws(WardenError) {
         _ = try node.expectObject()
+        try node.rejectCaseVariants(of: ["index", "value", "valueTwo", "op"])
         guard let i = node["index"] else { throw .input("missing required field index", path: node.path / "index") }
         index = try i.expectUInt32()
         guard index <= 5 else { throw .input("argument index \(index) is out of range (0...5)", path: i.path) }

@@ -42,6 +42,34 @@ struct RuntimeTests {
         #expect(shellWorks.stdout.hasPrefix("1\n"), "\(shellWorks.stdout) \(shellWorks.stderr)")
     }
 
+    @Test("a seccomp key differing only in case is what runc loads (Go's JSON ignores case); check and apply refuse the config")
+    func caseVariantKey() throws {
+        let dir = try tempDir("rt-case")
+        defer { cleanup(dir) }
+        let id = "warden-case-\(UInt32.random(in: 0...UInt32.max))"
+        for (n, key) in ["Syscalls", "\u{17F}yscalls"].enumerated() {
+            let before = try shell("""
+                make_bundle \(Repo.sample("no-seccomp"))/config.json \(dir)/b\(n) /bin/probe unshare
+                python3 - \(dir)/b\(n)/config.json '\(key)' <<'PY'
+                import json, sys
+                c = json.load(open(sys.argv[1]))
+                c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_ERRNO"}], sys.argv[2]: []}
+                json.dump(c, open(sys.argv[1], "w"))
+                PY
+                run_in runc \(dir)/b\(n) \(id)-\(n)
+                """)
+            // Positive control: runc took the empty list beside "syscalls", so unshare is allowed.
+            #expect(before.stdout.contains("unshare ok"), "\(key): \(before.stdout) \(before.stderr)")
+            let text = readText(dir + "/b\(n)/config.json")
+            for command in [["check"], ["apply"]] {
+                let r = try warden(command + [dir + "/b\(n)"])
+                #expect(r.status == 2, "\(key) \(command): \(r.stdout) \(r.stderr)")
+                #expect(r.stderr.contains("only in case"), "\(r.stderr)")
+            }
+            #expect(readText(dir + "/b\(n)/config.json") == text)
+        }
+    }
+
     @Test("a weak ALLOW profile that allows keyctl is tightened: keyctl gets EPERM", arguments: runtimes)
     func weakTightened(runtime: String) throws {
         let dir = try tempDir("rt-weak-\(runtime)")

@@ -55,6 +55,24 @@ struct VerdictCacheTests {
         #expect(!e.cached)
     }
 
+    @Test("a key runc reads as linux or seccomp (Go's JSON ignores case) is refused, not answered from the cache of the section beside it")
+    func caseVariantBesideCachedSection() throws {
+        let dir = try tempDir("cache-case")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        _ = try Evaluation.evaluate(try config("docker-default"), policy: policy, cache: cache)
+        // The same linux.seccomp byte for byte, and beside it what runc 1.1.5 would load instead.
+        for (parentKey, key) in [("linux", "Seccomp"), ("root", "LINUX")] {
+            let c = try config("docker-default")
+            let parent = parentKey == "root" ? c.document.root : c.document.object(at: c.document.root, key: "linux")
+            let weak: JSON = .object([("defaultAction", .string("SCMP_ACT_ALLOW"))])
+            c.document.set(key == "LINUX" ? .object([("seccomp", weak)]) : weak, at: parent, key: key)
+            #expect(throws: WardenError.self, "\(key)") { try Evaluation.evaluate(c, policy: policy, cache: cache) }
+            #expect(throws: WardenError.self, "\(key)") { try Evaluation.evaluate(c, policy: policy, needsProfile: false, cache: cache) }
+        }
+    }
+
     @Test("an untrusted folder or entry is never read: group-writable folder, foreign owner, forged input")
     func untrusted() throws {
         let dir = try tempDir("cache-bad")

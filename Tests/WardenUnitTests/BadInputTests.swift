@@ -18,6 +18,24 @@ struct BadInputTests {
          ["linux.seccomp.syscalls[0].names"]),
         ("integer overflow", "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 0, \"value\": 18446744073709551616, \"op\": \"SCMP_CMP_EQ\"}]}]}}}",
          ["config.json:1:", "too big"]),
+        // runc (Go's encoding/json) matches keys ignoring case (ſ is s, K is k) and the last match wins; crun
+        // and seccomp-warden match exactly: such a key would be judged one way and enforced another.
+        ("key differing only in case (runc reads it)", "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\"}], \"DefaultAction\": \"SCMP_ACT_ALLOW\"}}}",
+         ["linux.seccomp", "DefaultAction", "runc"]),
+        ("rule key differing only in case", "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"keyctl\"], \"action\": \"SCMP_ACT_ERRNO\", \"ACTION\": \"SCMP_ACT_ALLOW\"}]}}}",
+         ["linux.seccomp.syscalls[0]", "ACTION", "runc"]),
+        ("argument key differing only in case", "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"unshare\"], \"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 0, \"value\": 0, \"op\": \"SCMP_CMP_NE\", \"Op\": \"SCMP_CMP_EQ\"}]}]}}}",
+         ["linux.seccomp.syscalls[0].args[0]", "Op", "runc"]),
+        ("long s folding to syscalls", "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"keyctl\"], \"action\": \"SCMP_ACT_ERRNO\"}], \"\u{17F}yscalls\": []}}}",
+         ["linux.seccomp", "yscalls", "runc"]),
+        ("Seccomp beside seccomp", "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ERRNO\"}, \"Seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\"}}}",
+         ["linux", "Seccomp", "runc"]),
+        ("Linux beside linux", "{\"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ERRNO\"}}, \"LINUX\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\"}}}",
+         ["LINUX", "runc"]),
+        ("Process beside process (the bounding set a Docker-format deny set is converted for)", "{\"process\": {\"capabilities\": {\"bounding\": [\"CAP_SYS_ADMIN\"]}}, \"Process\": {\"capabilities\": {\"bounding\": []}}, \"linux\": {}}",
+         ["Process", "runc"]),
+        ("Bounding beside bounding", "{\"process\": {\"capabilities\": {\"bounding\": [\"CAP_SYS_ADMIN\"], \"Bounding\": []}}, \"linux\": {}}",
+         ["process.capabilities", "Bounding", "runc"]),
         ("deep nesting", "{\"annotations\": " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}", ["config.json:", "depth"]),
     ]
 
