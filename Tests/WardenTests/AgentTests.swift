@@ -350,6 +350,58 @@ struct AgentTests {
         #expect(a.stop() == 0)
     }
 
+    @Test("red team: a flood of idle connections to /metrics must not blind the verifier: a weak container started meanwhile reads falls_short, not unverified")
+    func connectionFlood() throws {
+        let dir = try tempDir("agent-flood")
+        let root = dir + "/root"
+        try Self.rootFolder(root)
+        let id = "agent-flood-\(UInt32.random(in: 0...UInt32.max))"
+        var agent: AgentRun? = nil
+        defer {
+            _ = try? Self.shell("runc --root \(root) delete -f \(id)")
+            _ = agent?.stop()
+            cleanup(dir)
+        }
+        try Self.bases(dir)
+        // The bundle, started from inside the flood.
+        let bundle = "\(dir)/\(id)"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/base-none/config.json"))) as! [String: Any]
+        var rootObject = config["root"] as! [String: Any]
+        rootObject["path"] = "\(dir)/base-none/rootfs"
+        config["root"] = rootObject
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        agent = try AgentRun(roots: [root], dir: dir)
+        let a = agent!
+        // 256 descriptors stand for the real limit and many more connections.
+        let lim = try run("/usr/bin/prlimit", ["--pid", String(a.process.processIdentifier), "--nofile=256:256"])
+        #expect(lim.status == 0, "\(lim.stderr)")
+        let port = a.address.split(separator: ":").last.map(String.init) ?? ""
+        let flood = try run("/usr/bin/env", ["python3", "-c", """
+            import http.client, socket, subprocess, time
+            scrape = http.client.HTTPConnection("127.0.0.1", \(port), timeout=10)
+            def look():
+                scrape.request("GET", "/metrics"); text = scrape.getresponse().read().decode()
+                line = [l for l in text.splitlines() if l.startswith("seccomp_warden_container{") and 'id="\(id)"' in l]
+                return line[0].split('status="')[1].split('"')[0] if line else "absent"
+            print("before", look())
+            socks = []
+            for _ in range(400):
+                try:
+                    s = socket.create_connection(("127.0.0.1", \(port)), timeout=2); socks.append(s)
+                except OSError:
+                    pass
+            time.sleep(1)
+            subprocess.run("cd \(bundle) && runc --root \(root) run -d \(id) </dev/null >log 2>&1", shell=True, check=True)
+            for _ in range(12):
+                time.sleep(1); status = look(); print("during", status)
+                if status == "falls_short": break
+            """])
+        #expect(flood.status == 0, "\(flood.stderr) \(readText(bundle + "/log"))")
+        #expect(flood.stdout.contains("during falls_short"), "the verifier was blinded by idle connections: \(flood.stdout) \(readText(a.log))")
+        #expect(a.stop() == 0)
+    }
+
     @Test("a container whose init another process ptraces cannot be inspected: the re-check reports it unverified, never holds")
     func tracedInit() throws {
         let dir = try tempDir("agent-traced")
