@@ -53,6 +53,9 @@ public final class HostFiles {
     public func refuseSymlinks(_ path: String, last: Bool = true) throws(WardenError) {
         var current = hostRoot
         let parts = path.split(separator: "/")
+        guard path.hasPrefix("/"), !parts.contains("..") else {
+            throw .input("\(path) is not a path under \(hostRoot.isEmpty ? "/" : hostRoot) (a ledger entry someone edited?): not touching it")
+        }
         for (i, part) in parts.enumerated() {
             current += "/" + part
             var st = stat()

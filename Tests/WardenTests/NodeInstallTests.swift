@@ -272,4 +272,23 @@ struct NodeInstallTests {
             #expect(Self.tree(h) == before)
         }
     }
+
+    @Test("red team: a ledger entry naming a path with '..' (the digest is no secret): uninstall deletes nothing outside --host-root")
+    func ledgerEscape() throws {
+        let h = try Self.host(Self.criConfig)
+        let outside = try tempDir("node-victim")
+        defer { cleanup(h); cleanup(outside) }
+        #expect(try Self.install(h).status == 0)
+        let victim = outside + "/victim"
+        try "precious\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        // FNV-1a 64 of the victim's bytes, as HostFiles computes it.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in Array("precious\n".utf8) { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let ledger = h + "/etc/seccomp-warden/node-install.ledger"
+        let up = String(repeating: "/..", count: h.split(separator: "/").count)
+        try (readText(ledger) + "created \(String(hash, radix: 16)) \(up)\(victim)\n").write(toFile: ledger, atomically: false, encoding: .utf8)
+        let u = try warden(["node", "uninstall", "--host-root", h, "--no-restart"])
+        #expect(FileManager.default.fileExists(atPath: victim), "uninstall deleted \(victim) outside the host root: \(u.stdout) \(u.stderr)")
+        #expect(u.status == 2, "\(u.stdout) \(u.stderr)")
+    }
 }
