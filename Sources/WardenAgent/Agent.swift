@@ -175,7 +175,16 @@ public final class Agent {
         var present = Set<String>()
         for root in roots {
             watchRoot(root)
-            for id in ProcFS.list(root) ?? [] {
+            guard let ids = ProcFS.list(root) else {
+                // Not listed (out of descriptors, memory): its containers are still there unless the
+                // root is gone. Dropping them would hide them; each one's next step says unverified.
+                var st = stat()
+                if lstat(root, &st) == 0 || errno != ENOENT {
+                    for (key, t) in tracked where t.root == root { present.insert(key) }
+                }
+                continue
+            }
+            for id in ids {
                 let key = Self.key(root, id)
                 present.insert(key)
                 if tracked[key] == nil { discover(root: root, id: id, now: now) }
@@ -185,7 +194,7 @@ public final class Agent {
         if now >= nextLiveness {
             nextLiveness = now + 10
             for (key, t) in tracked where t.phase == .verified {
-                if let r = t.record, !r.isRunning { stopped(key) }
+                if let r = t.record, Self.gone(r) { stopped(key) }
             }
         }
     }
@@ -277,7 +286,7 @@ public final class Agent {
             }
         case .record(let r):
             tracked[key]?.record = r
-            guard r.isRunning else {
+            guard !Self.gone(r) else {
                 stopped(key)  // created and gone, or stopped: nothing runs
                 return
             }
@@ -292,6 +301,15 @@ public final class Agent {
             }
             verify(key, r)
         }
+    }
+
+    /// Whether the container's init is known to be gone: its /proc/PID/stat names another start, or
+    /// no such pid exists. A stat that cannot be read (out of descriptors) is not "gone": such a
+    /// container stays, and its next verification says unverified, instead of vanishing for good.
+    static func gone(_ r: ContainerRecord) -> Bool {
+        if r.isRunning { return false }
+        if ProcFS.stat(r.pid) != nil { return true }
+        return kill(r.pid, 0) != 0 && errno == ESRCH
     }
 
     static func backoff(_ attempts: Int) -> Double { min(0.25, 0.005 * Double(1 << min(attempts, 6))) }
@@ -337,7 +355,7 @@ public final class Agent {
             }
             why = report.failures.first?.evidence ?? ""
         } catch {
-            if !r.isRunning { stopped(key); return }
+            if Self.gone(r) { stopped(key); return }
             status = "unverified"
             why = error.message
         }
@@ -381,7 +399,9 @@ public final class Agent {
 
     func clearSeries(_ key: String) {
         guard let gauge = tracked[key]?.gauge else { return }
-        registry.unregisterGauge(gauge)
+        // The registry hands out one gauge per label set: the same id in two roots (containerd's
+        // namespaces) with the same labels shares it, and the other entry's series must stay.
+        if !tracked.contains(where: { $0.key != key && $0.value.gauge === gauge }) { registry.unregisterGauge(gauge) }
         tracked[key]?.gauge = nil
         tracked[key]?.labels = []
         dirty = true

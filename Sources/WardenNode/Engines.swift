@@ -57,6 +57,11 @@ public enum ContainerdConfig {
             throw NodeError("\(path) already has a runtime named warden that node install did not write: not changing it")
         }
         if !out.contains(where: { $0.trimmingSpaces.hasPrefix("[\(cri)") }) {
+            // CRI settings in a form this edit does not read ('single quotes', [ spaces ], an inline
+            // table, dotted keys): the import would replace the whole CRI table and erase them.
+            if out.contains(where: { !$0.trimmingSpaces.hasPrefix("#") && $0.contains("io.containerd.grpc.v1.cri") }) {
+                throw NodeError("\(path) sets the CRI plugin (io.containerd.grpc.v1.cri) in a form node install does not edit (it edits [plugins.\"io.containerd.grpc.v1.cri\"...] tables): an import would erase those settings; not changing it")
+            }
             var dropText = "# Written by seccomp-warden node install; read through config.toml's imports.\nversion = 2\n" + runtimeTables(binary: binary)
             if makeDefault { dropText += "[\(cri).containerd]\n  default_runtime_name = \"warden\"\n" }
             return Plan(config: withImport(out), dropIn: dropText)

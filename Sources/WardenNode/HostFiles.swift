@@ -47,6 +47,29 @@ public final class HostFiles {
 
     public func host(_ path: String) -> String { hostRoot + path }
 
+    /// Refuses a path (host view) whose folders under the host root, or itself unless `last` is
+    /// false, are symlinks: a write through one lands outside --host-root (or replaces the link an
+    /// admin made, and uninstall would then delete their file). Missing components are fine.
+    public func refuseSymlinks(_ path: String, last: Bool = true) throws(WardenError) {
+        var current = hostRoot
+        let parts = path.split(separator: "/")
+        guard path.hasPrefix("/"), !parts.contains("..") else {
+            throw .input("\(path) is not a path under \(hostRoot.isEmpty ? "/" : hostRoot) (a ledger entry someone edited?): not touching it")
+        }
+        for (i, part) in parts.enumerated() {
+            current += "/" + part
+            var st = stat()
+            guard lstat(current, &st) == 0 else {
+                if errno == ENOENT { return }
+                throw .system("cannot stat \(current): \(errnoText(errno))")
+            }
+            if i == parts.count - 1 && !last { return }
+            if st.st_mode & S_IFMT == S_IFLNK {
+                throw .input("\(current) is a symlink: node install never writes through one (it would write outside \(hostRoot.isEmpty ? "/" : hostRoot) or replace the link); nothing changed")
+            }
+        }
+    }
+
     func note(_ line: String) {
         log.append(line)
         let text = "node: \(line)\n"
@@ -59,6 +82,8 @@ public final class HostFiles {
     /// existed is changed, its original is kept as PATH.seccomp-warden-orig. Returns whether it changed.
     @discardableResult
     public func put(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(WardenError) -> Bool {
+        try refuseSymlinks(path)
+        try refuseSymlinks(path + ".seccomp-warden-orig")
         let existing = read(path)
         if existing == bytes { return false }
         try makeFolders(FileIO.dirname(of: path))
@@ -78,6 +103,7 @@ public final class HostFiles {
 
     /// A symlink at `path` to `target` (relative), unless it is one already.
     public func link(_ path: String, to target: String) throws(WardenError) {
+        try refuseSymlinks(path, last: false)
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink(host(path), &buffer, buffer.count - 1)
         if n >= 0 && String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == target { return }
@@ -95,6 +121,7 @@ public final class HostFiles {
         var changed = [String]()
         for e in ledger.reversed() {
             let p = host(e.path)
+            try refuseSymlinks(e.path, last: e.digest != "link")
             var st = stat()
             let present = lstat(p, &st) == 0
             if present && e.digest != "link" && Self.digest(read(e.path) ?? []) != e.digest {
@@ -129,6 +156,7 @@ public final class HostFiles {
     }
 
     func saveLedger() throws(WardenError) {
+        try refuseSymlinks(Self.ledgerPath)
         let text = ledger.map { "\($0.kind.rawValue) \($0.digest) \($0.path)\n" }.joined()
         try makeFolders(FileIO.dirname(of: Self.ledgerPath))
         try writeAtomically(Self.ledgerPath, Array(text.utf8), mode: 0o600)

@@ -67,6 +67,11 @@ public struct NodeInstall {
             engineFiles.append(("/etc/docker/daemon.json", try Self.dockerConfig(files.read("/etc/docker/daemon.json"), wrapper: wrapper, makeDefault: makeDefault)))
         }
 
+        for path in [Self.bin + "/seccomp-warden", Self.bin + "/seccomp-warden-agent", "/etc/seccomp-warden/policy.json", HostFiles.ledgerPath] + engineFiles.map(\.0) {
+            try files.refuseSymlinks(path)
+        }
+        for path in [Self.bin + "/seccomp-warden-runc", Self.bin + "/seccomp-warden-crun"] { try files.refuseSymlinks(path, last: false) }
+
         // 2. Then written, each only if it differs.
         try files.put(Self.bin + "/seccomp-warden", main, mode: 0o755)
         if let agentBytes { try files.put(Self.bin + "/seccomp-warden-agent", agentBytes, mode: 0o755) }

@@ -2,19 +2,42 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// /metrics and /healthz over HTTP/1.1 on SwiftNIO. GET and HEAD only; nothing else is served.
+/// At most `maxConnections` at once, each closed after `idleSeconds` without traffic: idle clients
+/// (any pod can connect) must not use up the descriptors the watch loop and the verifier need.
 enum MetricsServer {
+    static let maxConnections = 64
+    static let idleSeconds: Int64 = 30
+
+    final class Connections: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    final class IdleClose: ChannelInboundHandler {
+        typealias InboundIn = NIOAny
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+        }
+    }
+
     static func start(group: MultiThreadedEventLoopGroup, host: String, port: Int, registry: PrometheusCollectorRegistry,
                       healthy: @escaping @Sendable () -> Bool) throws -> any Channel {
-        try ServerBootstrap(group: group)
+        let open = Connections()
+        return try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let n = open.count.add(1, ordering: .relaxed).newValue
+                channel.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
+                guard n <= maxConnections else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .seconds(idleSeconds)))
+                    try channel.pipeline.syncOperations.addHandler(IdleClose())
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(registry: registry, healthy: healthy))
                 }

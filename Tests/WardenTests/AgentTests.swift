@@ -263,6 +263,145 @@ struct AgentTests {
         #expect(a.stop() == 0)
     }
 
+    @Test("red team: the same id in two state roots (containerd's namespaces allow it) with the same labels shares one series; deleting the decoy must not hide the weak container")
+    func sameIDTwoRoots() throws {
+        let dir = try tempDir("agent-sameid")
+        let root = dir + "/root", decoyRoot = dir + "/decoy"
+        try Self.rootFolder(root)
+        try Self.rootFolder(decoyRoot)
+        var boxes = [Box]()
+        var agent: AgentRun? = nil
+        defer {
+            for b in boxes { _ = b.delete() }
+            _ = agent?.stop()
+            cleanup(dir)
+        }
+        try Self.bases(dir)
+        let weak = try Self.start("agent-same-\(UInt32.random(in: 0...UInt32.max))", kind: .none, runtime: "runc", root: root, dir: dir)
+        boxes.append(weak)
+        #expect(Self.kernelSeccomp(weak.pid) == "0")
+        // The decoy: an entry of the same id in another root, as weak, so every label is the same.
+        let c = try Self.shell("cp -a \(root)/\(weak.id) \(decoyRoot)/\(weak.id)")
+        #expect(c.status == 0, "\(c.stderr)")
+        agent = try AgentRun(roots: [root, decoyRoot], dir: dir)
+        let a = agent!
+        let (series, at) = try a.wait(for: weak.id) { $0 != nil }
+        #expect(at != nil && series?["status"] == "falls_short", "\(series ?? [:]) \(readText(a.log))")
+        // The decoy goes: the weak container still runs and must still be reported.
+        let rm = try Self.shell("rm -rf \(decoyRoot)/\(weak.id)")
+        #expect(rm.status == 0)
+        usleep(3_000_000)  // a rescan (2 s) has seen it gone
+        let after = try a.wait(for: weak.id, seconds: 3) { $0 == nil }
+        let text = try a.curl("/metrics").stdout
+        #expect(after.at == nil, "the weak container's series vanished with the decoy: \(text)")
+        #expect(try a.containers()[weak.id]?["status"] == "falls_short")
+        #expect(a.stop() == 0)
+    }
+
+    @Test("red team: idle connections to /metrics use up the agent's descriptors: a weak container may read unverified meanwhile, never vanishes from a scrape (kept-alive connection)")
+    func descriptorExhaustion() throws {
+        let dir = try tempDir("agent-fds")
+        let root = dir + "/root"
+        try Self.rootFolder(root)
+        var boxes = [Box]()
+        var agent: AgentRun? = nil
+        defer {
+            for b in boxes { _ = b.delete() }
+            _ = agent?.stop()
+            cleanup(dir)
+        }
+        try Self.bases(dir)
+        let weak = try Self.start("agent-fds-\(UInt32.random(in: 0...UInt32.max))", kind: .none, runtime: "runc", root: root, dir: dir)
+        boxes.append(weak)
+        agent = try AgentRun(roots: [root], dir: dir, extra: ["--interval", "1"])
+        let a = agent!
+        let (series, at) = try a.wait(for: weak.id) { $0 != nil }
+        #expect(at != nil && series?["status"] == "falls_short", "\(series ?? [:]) \(readText(a.log))")
+        // A small descriptor limit stands for a large one and many more connections (any pod can connect).
+        let lim = try run("/usr/bin/prlimit", ["--pid", String(a.process.processIdentifier), "--nofile=64:64"])
+        #expect(lim.status == 0, "\(lim.stderr)")
+        let port = a.address.split(separator: ":").last.map(String.init) ?? ""
+        // Prometheus keeps its scrape connection open: one opened before, read during the flood.
+        // 200 idle connections held for 13 s: past the agent's 10 s liveness check and several re-checks.
+        let flood = try run("/usr/bin/env", ["python3", "-c", """
+            import http.client, socket, time
+            scrape = http.client.HTTPConnection("127.0.0.1", \(port), timeout=10)
+            def look():
+                scrape.request("GET", "/metrics"); text = scrape.getresponse().read().decode()
+                line = [l for l in text.splitlines() if l.startswith("seccomp_warden_container{") and 'id="\(weak.id)"' in l]
+                return line[0].split('status="')[1].split('"')[0] if line else "absent"
+            print("before", look())
+            socks = []
+            for _ in range(200):
+                try:
+                    s = socket.create_connection(("127.0.0.1", \(port)), timeout=2); socks.append(s)
+                except OSError:
+                    pass
+            for _ in range(13):
+                time.sleep(1); print("during", look())
+            """])
+        #expect(flood.status == 0, "\(flood.stderr)")
+        let during = flood.stdout.split(separator: "\n").filter { $0.hasPrefix("during ") }
+        #expect(!during.isEmpty && during.allSatisfy { $0 == "during falls_short" || $0 == "during unverified" },
+                "the weak container vanished (or read otherwise) while the agent had no descriptors: \(flood.stdout) \(readText(a.log))")
+        let back = try a.wait(for: weak.id, seconds: 15) { $0?["status"] == "falls_short" }
+        let text = try a.curl("/metrics").stdout
+        #expect(back.at != nil, "the weak container is gone from /metrics after the flood: \(text) \(readText(a.log))")
+        #expect(a.stop() == 0)
+    }
+
+    @Test("red team: a flood of idle connections to /metrics must not blind the verifier: a weak container started meanwhile reads falls_short, not unverified")
+    func connectionFlood() throws {
+        let dir = try tempDir("agent-flood")
+        let root = dir + "/root"
+        try Self.rootFolder(root)
+        let id = "agent-flood-\(UInt32.random(in: 0...UInt32.max))"
+        var agent: AgentRun? = nil
+        defer {
+            _ = try? Self.shell("runc --root \(root) delete -f \(id)")
+            _ = agent?.stop()
+            cleanup(dir)
+        }
+        try Self.bases(dir)
+        // The bundle, started from inside the flood.
+        let bundle = "\(dir)/\(id)"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/base-none/config.json"))) as! [String: Any]
+        var rootObject = config["root"] as! [String: Any]
+        rootObject["path"] = "\(dir)/base-none/rootfs"
+        config["root"] = rootObject
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        agent = try AgentRun(roots: [root], dir: dir)
+        let a = agent!
+        // 256 descriptors stand for the real limit and many more connections.
+        let lim = try run("/usr/bin/prlimit", ["--pid", String(a.process.processIdentifier), "--nofile=256:256"])
+        #expect(lim.status == 0, "\(lim.stderr)")
+        let port = a.address.split(separator: ":").last.map(String.init) ?? ""
+        let flood = try run("/usr/bin/env", ["python3", "-c", """
+            import http.client, socket, subprocess, time
+            scrape = http.client.HTTPConnection("127.0.0.1", \(port), timeout=10)
+            def look():
+                scrape.request("GET", "/metrics"); text = scrape.getresponse().read().decode()
+                line = [l for l in text.splitlines() if l.startswith("seccomp_warden_container{") and 'id="\(id)"' in l]
+                return line[0].split('status="')[1].split('"')[0] if line else "absent"
+            print("before", look())
+            socks = []
+            for _ in range(400):
+                try:
+                    s = socket.create_connection(("127.0.0.1", \(port)), timeout=2); socks.append(s)
+                except OSError:
+                    pass
+            time.sleep(1)
+            subprocess.run("cd \(bundle) && runc --root \(root) run -d \(id) </dev/null >log 2>&1", shell=True, check=True)
+            for _ in range(12):
+                time.sleep(1); status = look(); print("during", status)
+                if status == "falls_short": break
+            """])
+        #expect(flood.status == 0, "\(flood.stderr) \(readText(bundle + "/log"))")
+        #expect(flood.stdout.contains("during falls_short"), "the verifier was blinded by idle connections: \(flood.stdout) \(readText(a.log))")
+        #expect(a.stop() == 0)
+    }
+
     @Test("a container whose init another process ptraces cannot be inspected: the re-check reports it unverified, never holds")
     func tracedInit() throws {
         let dir = try tempDir("agent-traced")

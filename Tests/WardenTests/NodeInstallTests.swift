@@ -221,4 +221,74 @@ struct NodeInstallTests {
         #expect(u.status == 0, "\(u.stdout) \(u.stderr)")
         #expect(readText(h + "/etc/docker/daemon.json") == original)
     }
+
+    @Test("red team: config.toml a symlink to the admin's real file: refused, nothing written (it was replaced by a fresh config, and uninstall then deleted it)")
+    func configSymlink() throws {
+        let h = try Self.host(nil)
+        defer { cleanup(h) }
+        try Self.criConfig.write(toFile: h + "/etc/containerd/config-node.toml", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: h + "/etc/containerd/config.toml", withDestinationPath: "config-node.toml")
+        let before = Self.tree(h)
+        let r = try Self.install(h)
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("config.toml is a symlink"), "\(r.stderr)")
+        #expect(Self.tree(h) == before, "\(Self.tree(h).keys.sorted())")
+    }
+
+    @Test("red team: a symlinked folder under the host root (etc/containerd -> elsewhere): nothing written outside --host-root, nothing written at all")
+    func folderSymlink() throws {
+        let h = try tempDir("node-host")
+        let outside = try tempDir("node-outside")
+        defer { cleanup(h); cleanup(outside) }
+        try FileManager.default.createDirectory(atPath: h + "/etc", withIntermediateDirectories: true)
+        try Self.criConfig.write(toFile: outside + "/config.toml", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: h + "/etc/containerd", withDestinationPath: outside)
+        let before = Self.tree(h), outsideBefore = Self.tree(outside)
+        let r = try Self.install(h)
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(Self.tree(outside) == outsideBefore, "written outside the host root: \(Self.tree(outside).keys.sorted())")
+        #expect(Self.tree(h) == before, "\(Self.tree(h).keys.sorted())")
+    }
+
+    @Test("red team: CRI settings in TOML forms the edit does not read ('quotes', [ spaces ], inline table): refused, not erased by an import", arguments: [
+        "[plugins.'io.containerd.grpc.v1.cri']\n  sandbox_image = \"registry.example/pause:9\"\n",
+        "[ plugins.\"io.containerd.grpc.v1.cri\" ]\n  sandbox_image = \"registry.example/pause:9\"\n",
+        "[plugins]\n  \"io.containerd.grpc.v1.cri\" = { sandbox_image = \"registry.example/pause:9\" }\n",
+    ])
+    func oddCRITable(table: String) throws {
+        let config = "version = 2\n" + table
+        let h = try Self.host(config)
+        defer { cleanup(h) }
+        let d0 = try Self.dump(h)
+        #expect(d0.stdout.contains("registry.example/pause:9"), "\(d0.stdout) \(d0.stderr)")
+        let before = Self.tree(h)
+        let r = try Self.install(h)
+        if r.status == 0 {
+            let d = try Self.dump(h)
+            #expect(d.stdout.contains("sandbox_image = \"registry.example/pause:9\""), "the node's CRI settings were erased: \(readText(h + "/etc/containerd/config.toml"))")
+        } else {
+            #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+            #expect(Self.tree(h) == before)
+        }
+    }
+
+    @Test("red team: a ledger entry naming a path with '..' (the digest is no secret): uninstall deletes nothing outside --host-root")
+    func ledgerEscape() throws {
+        let h = try Self.host(Self.criConfig)
+        let outside = try tempDir("node-victim")
+        defer { cleanup(h); cleanup(outside) }
+        #expect(try Self.install(h).status == 0)
+        let victim = outside + "/victim"
+        try "precious\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        // FNV-1a 64 of the victim's bytes, as HostFiles computes it.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in Array("precious\n".utf8) { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let ledger = h + "/etc/seccomp-warden/node-install.ledger"
+        let up = String(repeating: "/..", count: h.split(separator: "/").count)
+        try (readText(ledger) + "created \(String(hash, radix: 16)) \(up)\(victim)\n").write(toFile: ledger, atomically: false, encoding: .utf8)
+        let u = try warden(["node", "uninstall", "--host-root", h, "--no-restart"])
+        #expect(FileManager.default.fileExists(atPath: victim), "uninstall deleted \(victim) outside the host root: \(u.stdout) \(u.stderr)")
+        #expect(u.status == 2, "\(u.stdout) \(u.stderr)")
+    }
 }
