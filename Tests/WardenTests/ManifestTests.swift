@@ -65,6 +65,11 @@ struct ManifestTests {
                 assert e["port"] in ports and e["path"] == "/metrics", e
             pod = ds["spec"]["template"]
             assert svc["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+            np = kinds["NetworkPolicy"]
+            assert np["spec"]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+            assert np["spec"]["policyTypes"] == ["Ingress"], np["spec"]
+            assert [p["port"] for i in np["spec"]["ingress"] for p in i["ports"]] == [9631], np["spec"]
+            assert all(i.get("from") for i in np["spec"]["ingress"]), "an ingress rule without from admits everyone"
             agent = [c for c in pod["spec"]["containers"] if c["name"] == "agent"][0]
             assert {p["name"] for p in agent["ports"]} >= ports
             assert pod["spec"]["hostPID"] is True and {"operator": "Exists"} in pod["spec"]["tolerations"]
