@@ -78,6 +78,20 @@ public enum Explainer {
         if let ruleAction, Compiler.filterReturn(ruleAction) != action {
             lines.append("note: the rule says \(ruleAction), the compiled filter gives \(action) (libseccomp orders overlapping rules by their comparisons)")
         }
+        // runc's reading above; a runtime that reads the profile otherwise (crun: six conditions an
+        // entry) gets its own filter, and its own answer when that differs.
+        if !RuntimeReading.readAlike(profile) {
+            for reading in RuntimeReading.allCases where reading != .runc {
+                let other: FilterReturn
+                do { other = try Compiler.compile(profile, as: reading).run(d) } catch {
+                    lines.append("\(reading.rawValue): the profile as it reads it cannot be compiled or emulated: \(error)")
+                    continue
+                }
+                lines.append(other == action
+                    ? "\(reading.rawValue) reads this profile otherwise (only the first six conditions of an entry), with the same action here"
+                    : "\(reading.rawValue) reads this profile otherwise (only the first six conditions of an entry): action \(other)")
+            }
+        }
         lines.append(proofLine([program], nr: d.nr, arch: arch))
         return (action, lines)
     }
