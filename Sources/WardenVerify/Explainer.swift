@@ -43,8 +43,11 @@ public enum Explainer {
         let names = r.names.count <= 6 ? r.names.joined(separator: ", ") : r.names.prefix(5).joined(separator: ", ") + ", … (\(r.names.count) names)"
         var s = "names [\(names)] action \(r.ruleAction)"
         if let args = r.args, !args.isEmpty {
+            // As runc reads it: a repeated argument index makes one rule per condition (any holds).
+            let or = RuntimeReading.runc.rules(r).count > 1
             s += " when " + args.map { "arg\($0.index) \($0.op.rawValue.dropFirst("SCMP_CMP_".count)) \($0.value)" + ($0.op == .maskedEqual ? "/\($0.valueTwo ?? 0)" : "") }
-                .joined(separator: " && ")
+                .joined(separator: or ? " || " : " && ")
+            if or { s += " (runc: a repeated argument index, so any one of them)" }
         }
         return s
     }

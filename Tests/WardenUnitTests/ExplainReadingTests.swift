@@ -22,6 +22,7 @@ struct ExplainReadingTests {
         let user = try warden(["explain", dir, "--syscall", "unshare", "--args", "0x10000000"])
         #expect(user.status == 0, "\(user.stderr)")
         #expect(user.stdout.contains("action: ERRNO(1)"), "\(user.stdout)")
+        #expect(user.stdout.contains("arg0 MASKED_EQ 131072/131072 || arg0 MASKED_EQ 67108864/67108864"), "runc ORs a repeated index: \(user.stdout)")
         #expect(user.stdout.contains("crun 1.8.1 reads this profile otherwise (only the first six conditions of an entry): action ALLOW"), "\(user.stdout)")
         // A flag among the first six: both readings deny, and the line says the action is the same.
         let net = try warden(["explain", dir, "--syscall", "unshare", "--args", "0x40000000"])
