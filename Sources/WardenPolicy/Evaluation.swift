@@ -43,8 +43,9 @@ public struct Evaluation {
         if let cache, let hit = cache.lookup(config, policy: policy, withProfile: needsProfile) { return hit }
         let current = try config.seccomp()
         let e = try judge(current, config, policy: policy, needsProfile: needsProfile)
-        // A gate's "tightened" carries no profile: only what a writer can use is kept.
-        if let cache, needsProfile || e.profile != nil || e.verdict == .compliant || e.verdict == .denied {
+        // A gate's "tightened" or "injected" is kept by no one: its profile was neither checked against
+        // libseccomp nor proved (a gate stops at the first change), so a writer must never be served it.
+        if let cache, needsProfile || e.verdict == .compliant || e.verdict == .denied {
             cache.store(e, for: config, policy: policy)
         }
         return e
