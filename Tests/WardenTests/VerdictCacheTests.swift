@@ -167,6 +167,9 @@ struct VerdictCacheTests {
         // The createRuntime gate runs first (same config, same policy, same binary) ...
         let gate = try Evaluation.evaluate(try config(with: profile), policy: policy, needsProfile: false, cache: cache)
         #expect(gate.verdict == .tightened)
+        // A second gate still reads the gate's verdict from the cache.
+        let again = try Evaluation.evaluate(try config(with: profile), policy: policy, needsProfile: false, cache: cache)
+        #expect(again.cached && again.verdict == .tightened && again.profile == nil)
         // ... then the writer (precreate, the wrapper) must write what it computes itself.
         let writer = try Evaluation.evaluate(try config(with: profile), policy: policy, cache: cache)
         #expect(writer.verdict == uncached.verdict)
