@@ -87,4 +87,15 @@ struct ProofShortcutTests {
         let gaps = Guarantee.gaps([lets467Through], routes: [], runtime: .runc)
         #expect(gaps.contains { $0.route == nil && $0.arch == .x32 }, "\(gaps)")
     }
+
+    @Test("red team (found under load): a compile that outlives its time limit does not end the process with SIGPIPE when it finishes")
+    func lateCompileNoSigpipe() throws {
+        // The caller gives up after 1 ms and closes the pipe's read end; the compile thread's write then
+        // raised SIGPIPE, killing the hook (and the test run: "exited with unexpected signal code 13").
+        let big = try Self.fixture("docker-default.json")
+        var late = 0
+        for _ in 0..<4 where Compiler.compile(big, as: .runc, within: 1) == nil { late += 1 }
+        usleep(1_500_000)  // the threads finish and write to their closed pipes
+        #expect(late >= 0)
+    }
 }
