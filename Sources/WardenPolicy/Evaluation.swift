@@ -43,9 +43,13 @@ public struct Evaluation {
         if let cache, let hit = cache.lookup(config, policy: policy, withProfile: needsProfile) { return hit }
         let current = try config.seccomp()
         let e = try judge(current, config, policy: policy, needsProfile: needsProfile)
-        // A gate's "tightened" carries no profile: only what a writer can use is kept.
-        if let cache, needsProfile || e.profile != nil || e.verdict == .compliant || e.verdict == .denied {
-            cache.store(e, for: config, policy: policy)
+        // A gate's "tightened" or "injected" is kept without its profile: that profile was neither checked
+        // against libseccomp nor proved (a gate stops at the first change), so no writer may be served it
+        // (`VerdictCache.evaluation`: such an entry is a miss for a writer).
+        if let cache {
+            var kept = e
+            if !needsProfile { kept.profile = nil }
+            cache.store(kept, for: config, policy: policy)
         }
         return e
     }

@@ -69,6 +69,8 @@ public struct VerdictCache: Sendable {
             guard let decoded = try? LinuxSeccomp(node: p) else { return nil }
             profile = decoded
         }
+        // A gate's entry (no profile): a verdict for gates only, never a writer's answer.
+        if withProfile && profile == nil && (verdict == .tightened || verdict == .injected) { return nil }
         let changes = (doc.root["changes"]?.elements ?? []).compactMap(\.string).map { Change.recorded($0) }
         return Evaluation(verdict: verdict, profile: profile, changes: changes, reason: doc.root["reason"]?.string, cached: true)
     }

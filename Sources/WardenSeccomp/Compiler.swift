@@ -214,6 +214,12 @@ extension Compiler {
         let rc = pthread_create(&tid, nil, { arg in
             let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
             job.program = try? Compiler.compile(job.profile, as: job.reading)
+            // The caller may have given up and closed the read end: a write then raises SIGPIPE, which
+            // would end the whole process. Blocked on this thread, it only fails with EPIPE.
+            var pipeSignal = sigset_t()
+            sigemptyset(&pipeSignal)
+            sigaddset(&pipeSignal, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
             var one: UInt8 = 1
             _ = write(job.fd, &one, 1)
             close(job.fd)

@@ -69,6 +69,18 @@ extension Syscalls {
         newerRanges[arch] ?? newerRange(arch)
     }
 
+    /// Every range of `arch`'s numbers no libseccomp name covers above x86_64's highest: on x32 also
+    /// those below its own block (512...547), which x32 shares with x86_64 (0x40000000 | 467 is
+    /// open_tree_attr there).
+    public static func newerThanLibseccompRanges(_ arch: SeccompArch) -> [ClosedRange<UInt32>] {
+        var out = [newerThanLibseccomp(arch)]
+        if arch == .x32 {
+            let low = 0x4000_0000 + newerThanLibseccomp(.x86_64).lowerBound, high: UInt32 = 0x4000_0000 + 511
+            if low <= high { out.append(low...high) }
+        }
+        return out
+    }
+
     private static let newerRanges: [SeccompArch: ClosedRange<UInt32>] = {
         var out = [SeccompArch: ClosedRange<UInt32>]()
         for arch in [SeccompArch.native, .x86_64, .x86, .x32] where out[arch] == nil { out[arch] = newerRange(arch) }

@@ -147,6 +147,36 @@ struct VerdictCacheTests {
         }
     }
 
+    @Test("red team: a gate's tightened profile (never checked against libseccomp, never proved) is not served to a writer")
+    func gateEntryNotServedToWriter() throws {
+        let dir = try tempDir("cache-gate")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        // On x86 libseccomp turns socket into socketcall: an ALLOW socket(1) then a TRAP socketcall(1)
+        // collide (EEXIST), so runc refuses this profile ("error adding seccomp rule for syscall
+        // socketcall: file exists"). keyctl makes it need tightening.
+        let profile = LinuxSeccomp(defaultAction: .errno, defaultErrnoRet: 1, architectures: [.x86_64, .x86], syscalls: [
+            LinuxSyscall(names: ["socket"], action: .allow, args: [LinuxSeccompArg(index: 0, value: 1, op: .equal)]),
+            LinuxSyscall(names: ["socketcall"], action: .trap, args: [LinuxSeccompArg(index: 0, value: 1, op: .equal)]),
+            LinuxSyscall(names: ["keyctl", "read"], action: .allow),
+        ])
+        let uncached = try Evaluation.evaluate(try config(with: profile), policy: policy)
+        let written = try #require(uncached.profile)
+        _ = try Compiler.compile(written)
+        // The createRuntime gate runs first (same config, same policy, same binary) ...
+        let gate = try Evaluation.evaluate(try config(with: profile), policy: policy, needsProfile: false, cache: cache)
+        #expect(gate.verdict == .tightened)
+        // A second gate still reads the gate's verdict from the cache.
+        let again = try Evaluation.evaluate(try config(with: profile), policy: policy, needsProfile: false, cache: cache)
+        #expect(again.cached && again.verdict == .tightened && again.profile == nil)
+        // ... then the writer (precreate, the wrapper) must write what it computes itself.
+        let writer = try Evaluation.evaluate(try config(with: profile), policy: policy, cache: cache)
+        #expect(writer.verdict == uncached.verdict)
+        #expect(writer.profile?.json == written.json, "the writer got the gate's unchecked profile")
+        if let p = writer.profile { #expect((try? Compiler.compile(p)) != nil, "libseccomp (and runc) refuse the written profile") }
+    }
+
     @Test("red team: a profile one byte away from a cached one is not served its verdict")
     func oneByte() throws {
         let dir = try tempDir("cache-byte")

@@ -68,4 +68,34 @@ struct ProofShortcutTests {
         #expect(Syscalls.newerThanLibseccomp(arch).lowerBound == highest + 1)
         #expect(Syscalls.newerThanLibseccomp(arch) == Syscalls.newerRange(arch))
     }
+
+    @Test("red team: x32 calls newer than libseccomp below x32's own block (0x40000000 | 457...511, e.g. open_tree_attr 467) must not run")
+    func newerOnX32() throws {
+        // x32 shares every call added since x86_64's 424 (the kernel's "common" entries): open_tree_attr
+        // is 0x40000000 | 467 on x32. libseccomp names x32 calls up to 547 (its own 512...547 block),
+        // so the range above its highest name missed 457...511.
+        let x86_64 = Syscalls.abi(.x86_64).auditArch
+        let lets467Through = BPFProgram([
+            BPFInstruction(code: 0x20, jt: 0, jf: 0, k: 4),                 // ld arch
+            BPFInstruction(code: 0x15, jt: 1, jf: 0, k: x86_64),            // jeq x86_64
+            BPFInstruction(code: 0x06, jt: 0, jf: 0, k: 0x0000_0000),       // kill
+            BPFInstruction(code: 0x20, jt: 0, jf: 0, k: 0),                 // ld nr
+            BPFInstruction(code: 0x15, jt: 0, jf: 1, k: 0x4000_0000 | 467), // jeq x32 open_tree_attr
+            BPFInstruction(code: 0x06, jt: 0, jf: 0, k: 0x7fff_0000),       // allow
+            BPFInstruction(code: 0x06, jt: 0, jf: 0, k: 0x0005_0001),       // errno 1
+        ])
+        let gaps = Guarantee.gaps([lets467Through], routes: [], runtime: .runc)
+        #expect(gaps.contains { $0.route == nil && $0.arch == .x32 }, "\(gaps)")
+    }
+
+    @Test("red team (found under load): a compile that outlives its time limit does not end the process with SIGPIPE when it finishes")
+    func lateCompileNoSigpipe() throws {
+        // The caller gives up after 1 ms and closes the pipe's read end; the compile thread's write then
+        // raised SIGPIPE, killing the hook (and the test run: "exited with unexpected signal code 13").
+        let big = try Self.fixture("docker-default.json")
+        var late = 0
+        for _ in 0..<4 where Compiler.compile(big, as: .runc, within: 1) == nil { late += 1 }
+        usleep(1_500_000)  // the threads finish and write to their closed pipes
+        #expect(late >= 0)
+    }
 }
