@@ -5,7 +5,7 @@ import Testing
 /// agent runs from it as a podman container with the DaemonSet's mounts and privileges (host PID
 /// namespace, SYS_PTRACE and SYS_ADMIN only, seccomp unconfined, read-only root, the state root
 /// read-only) and sees a container started on the host. Builds the static release executables
-/// (scripts/build-release, in .build-image) unless SECCOMP_WARDEN_IMAGE_BIN names a folder with both.
+/// (scripts/build-release, in .build-bench) unless SECCOMP_WARDEN_IMAGE_BIN names a folder with both.
 @Suite("Node image", .serialized)
 struct ImageTests {
     @Test("the agent from the image, with the DaemonSet's mounts, reports a container started on the host, drops it when deleted, exits 0 on SIGTERM")
