@@ -1,4 +1,5 @@
 import WardenCore
+import WardenJSON
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,11 +10,13 @@ public enum FastPath {
     public static func run(_ argv: [String]) -> Int32? {
         if let argv0 = argv.first, let runtime = Wrapper.runtimeName(argv0: argv0) {
             armDeadline()
+            JSONDocument.keptUntilExit = true  // it execs the runtime right after its decision
             return Wrapper.run(runtime: runtime, argv0: argv0, arguments: Wrapper.rawArguments())
         }
         // Every `hook` line, `--help` included, goes through the one strict parser (HookCommandLine).
         if argv.count >= 2 && argv[1] == "hook" {
             armDeadline()
+            JSONDocument.keptUntilExit = true  // it exits right after its decision
             return HookCommandLine.run(Array(argv.dropFirst(2)))
         }
         return nil

@@ -46,15 +46,21 @@ public enum Hook {
         var who: ContainerIdentity.Found? = nil
         var result: Enforcement.Result
         var output = input
-        do {
+        do throws(WardenError) {
             let config = OCIConfig(document: try JSONDocument(bytes: input, name: "<stdin config>"))
             // Only podman runs precreate, and its creator writes every annotation: no engine facts here.
-            let e = try Evaluation.evaluate(config, policy: policy.withoutEngineFacts, cache: .standard())
+            let e = try Evaluation.evaluate(config, policy: policy.withoutEngineFacts, cache: .standard(), splice: true)
             who = ContainerIdentity.of(config)
             result = Enforcement.decide(e, mode: policy.mode, stage: .precreate, container: who?.id)
-            if case .rewrite(let profile) = result.outcome {
-                config.setSeccomp(profile)
-                output = config.document.serialized(.compact)
+            if case .rewrite(let r) = result.outcome {
+                // The text cold and warm runs write alike (the cache keeps it), spliced into the rest.
+                if let text = r.written {
+                    guard let out = config.compactWritingSeccomp(text) else { throw WardenError.system("the tightened profile's text is not JSON") }
+                    output = out
+                } else if let profile = r.profile {
+                    config.setSeccomp(profile)
+                    output = config.document.serialized(.compact)
+                }
             }
         } catch {
             // A config that does not parse still names its container where it can.

@@ -141,7 +141,8 @@ public enum Wrapper {
             digest = opened.digest
             let e = try Evaluation.evaluate(config, policy: loaded, cache: .standard())
             result = Enforcement.decide(e, mode: loaded.mode, stage: stage, container: inv.containerID)
-            if case .rewrite(let profile) = result.outcome {
+            if case .rewrite(let r) = result.outcome {
+                guard let profile = r.profile else { throw WardenError.system("no tightened profile to write") }
                 config.setSeccomp(profile)
                 digest = try opened.replace(with: config.document.serialized(.indented))
             }

@@ -1,5 +1,8 @@
 import WardenCore
 import CJansson
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A parsed JSON document held by jansson, which keeps object keys in their original order.
 /// Everything outside the subtree we replace is written back as it came in.
@@ -39,7 +42,11 @@ public final class JSONDocument {
         try self.init(bytes: FileIO.readFile(path, followSymlinks: followSymlinks), name: path)
     }
 
-    deinit { json_decref(root.raw) }
+    deinit { if !JSONDocument.keptUntilExit { json_decref(root.raw) } }
+
+    /// Set by a short-lived process (a hook, the wrapper) that exits or execs right after its decision:
+    /// documents are then not freed node by node (a tenth of a warm hook), the process's end frees them.
+    nonisolated(unsafe) public static var keptUntilExit = false
 
     /// Sets `key` of the object at `parentPath` (creating nothing: the parent must exist), or removes it with nil.
     public func set(_ value: JSON?, at parent: JSONNode, key: String) {
@@ -63,7 +70,43 @@ public final class JSONDocument {
         return parent[key]!
     }
 
+    /// Sets `key` on `parent` to a deep copy of `node` (from any document): writing into the copy
+    /// leaves the original as it was.
+    public func set(copyOf node: JSONNode, at parent: JSONNode, key: String) {
+        json_object_set_new(parent.raw, key, json_deep_copy(node.raw))
+    }
+
     public enum Style { case compact, indented }
+
+    /// The compact text of the document with `key` of `parent` set to `text` (the compact JSON of one
+    /// value), spliced in as it is, not parsed: what `set` then `serialized(.compact)` would give for
+    /// that value. The key holds a placeholder afterwards. nil when the placeholder could not be found
+    /// exactly once (then parse `text` and set it instead).
+    public func compactSplicing(_ text: [UInt8], at parent: JSONNode, key: String) -> [UInt8]? {
+        // A random 19-digit number no input can know in advance: found once, it is our placeholder.
+        let nonce = Int64.random(in: (1 << 62)...Int64.max)
+        set(.int(nonce), at: parent, key: key)
+        let out = serialized(.compact)
+        var keyText = JSON.string(key).serialized(.compact)
+        keyText.append(UInt8(ascii: ":"))
+        let needle = keyText + Array(String(nonce).utf8)
+        // Every place the needle occurs (the output is small once the value is a number).
+        var found = [Int]()
+        out.withUnsafeBufferPointer { o in
+            needle.withUnsafeBufferPointer { n in
+                var i = 0
+                while i + n.count <= o.count && found.count < 2 {
+                    if o[i] == n[0] && memcmp(o.baseAddress! + i, n.baseAddress!, n.count) == 0 { found.append(i) }
+                    i += 1
+                }
+            }
+        }
+        guard found.count == 1 else { return nil }
+        let at = found[0]
+        let end = at + needle.count
+        guard end < out.count, out[end] == UInt8(ascii: ",") || out[end] == UInt8(ascii: "}") else { return nil }
+        return Array(out[..<(at + keyText.count)]) + text + Array(out[end...])
+    }
 
     public func serialized(_ style: Style = .indented) -> [UInt8] {
         root.serialized(style)
@@ -164,13 +207,24 @@ public struct JSONNode {
 
     public func serialized(_ style: JSONDocument.Style = .indented) -> [UInt8] {
         let flags: Int = style == .indented ? 2 /* JSON_INDENT(2) */ : Int(JSON_COMPACT)
-        let size = json_dumpb(raw, nil, 0, flags)
-        var out = [UInt8](repeating: 0, count: size)
-        _ = out.withUnsafeMutableBufferPointer { buf in
-            json_dumpb(raw, UnsafeMutableRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self), size, flags)
-        }
+        // One pass (json_dumpb would need two: one for the size, one to write). jansson escapes NUL,
+        // so the text ends at its first zero byte.
+        guard let text = json_dumps(raw, flags) else { return [] }
+        defer { free(text) }
+        var out = Array(UnsafeRawBufferPointer(start: text, count: strlen(text)))
         if style == .indented { out.append(10) }
         return out
+    }
+
+    /// The node's exact form (CJansson's `sw_json_form_append`): type letters, lengths and raw bytes,
+    /// the same for two nodes only when they are the same tree in the same key order. For cache keys:
+    /// far cheaper than `serialized`, which escapes and formats every string.
+    /// nil when memory ran out (then nothing may be cached).
+    public var exactForm: [UInt8]? {
+        var form = sw_json_form(data: nil, len: 0, cap: 0)
+        defer { free(form.data) }
+        guard sw_json_form_append(&form, raw) == 0, let data = form.data else { return nil }
+        return Array(UnsafeRawBufferPointer(start: data, count: form.len))
     }
 }
 

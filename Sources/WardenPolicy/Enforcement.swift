@@ -44,11 +44,18 @@ public enum Enforcement {
         }
     }
 
+    /// What a writer puts in `linux.seccomp`: the profile, or (precreate, from the verdict cache) only
+    /// its compact text, ready to splice in (`Evaluation.written`). At least one of the two is there.
+    public struct Rewrite: Equatable, Sendable {
+        public var profile: LinuxSeccomp?
+        public var written: [UInt8]?
+    }
+
     public enum Outcome: Equatable, Sendable {
         /// The container goes on as it is.
         case pass
         /// The container goes on with this profile in its config.
-        case rewrite(LinuxSeccomp)
+        case rewrite(Rewrite)
         /// The container must not run (a poststart refusal: its process is killed).
         case refuse(String)
 
@@ -117,10 +124,10 @@ public enum Enforcement {
                                   message: nil, exitCode: 0)
                 }
                 // Evaluation gives a profile with these verdicts whenever it was asked for one.
-                guard let profile = e.profile else {
+                guard e.profile != nil || e.written != nil else {
                     return failure("no tightened profile for a \(e.verdict.rawValue) container", exitCode: 1, mode: mode, stage: stage)
                 }
-                return Result(outcome: .rewrite(profile), audit: AuditEntry(.init(e.verdict), changes: e.changes.map(\.description), reason: e.reason),
+                return Result(outcome: .rewrite(Rewrite(profile: e.profile, written: e.written)), audit: AuditEntry(.init(e.verdict), changes: e.changes.map(\.description), reason: e.reason),
                               message: nil, exitCode: 0)
             case .denied:
                 guard refuses else { return Result(outcome: .pass, audit: AuditEntry(.auditOnly, reason: e.reason), message: nil, exitCode: 0) }

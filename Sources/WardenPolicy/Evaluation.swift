@@ -19,13 +19,18 @@ public struct Evaluation {
     public var reason: String?
     /// Whether it came from the verdict cache (its changes are then the recorded descriptions).
     public var cached = false
+    /// For injected/tightened: the compact text of `linux.seccomp` once the profile is written over this
+    /// config's section (`OCIConfig.writtenSeccompText`), which a compact writer splices in. With
+    /// `splice`, a cache hit gives this alone, without `profile`.
+    public var written: [UInt8]? = nil
 
     /// Evaluates `config` against `policy`. Errors in the config are thrown (callers fail closed).
     /// `needsProfile: false` (a gate: it judges, never writes): the same verdict, without checking that
     /// libseccomp accepts the tightened profile, which is then not for writing.
     /// `cache`: where to look the verdict up first and keep it after (the hooks and the wrapper).
+    /// `splice` (precreate): the caller writes `written`; a cache hit need not decode the profile.
     public static func evaluate(_ config: OCIConfig, policy: Policy, needsProfile: Bool = true,
-                                cache: VerdictCache? = nil) throws(WardenError) -> Evaluation {
+                                cache: VerdictCache? = nil, splice: Bool = false) throws(WardenError) -> Evaluation {
         if let ex = policy.exemption(for: try config.annotations()) {
             return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by \(ex.reason)")
         }
@@ -40,9 +45,13 @@ public struct Evaluation {
         // A hit first: its input, this seccomp section byte for byte, decoded without error when it
         // was stored (an error is thrown, never stored), so decoding it again can only agree.
         try config.checkSeccompKeys()
-        if let cache, let hit = cache.lookup(config, policy: policy, withProfile: needsProfile) { return hit }
+        if let cache, let hit = cache.lookup(config, policy: policy, withProfile: needsProfile, splice: splice) { return hit }
         let current = try config.seccomp()
-        let e = try judge(current, config, policy: policy, needsProfile: needsProfile)
+        var e = try judge(current, config, policy: policy, needsProfile: needsProfile)
+        if needsProfile, let profile = e.profile {
+            let text = config.writtenSeccompText(profile)
+            if !text.isEmpty { e.written = text }
+        }
         // A gate's "tightened" or "injected" is kept without its profile: that profile was neither checked
         // against libseccomp nor proved (a gate stops at the first change), so no writer may be served it
         // (`VerdictCache.evaluation`: such an entry is a miss for a writer).

@@ -11,8 +11,8 @@ import Glibc
 ///
 /// Trust: only root reads or writes it, in a folder owned by root with mode 0700, and only files owned
 /// by root that no one else can write are read; otherwise nothing is cached and everything is computed.
-/// An entry holds its whole input (the container's seccomp section, the capabilities, the policy's
-/// digest and a digest of the effective policy, this binary's identity), compared byte for byte on every hit: the file name is only a
+/// An entry holds its whole input (the container's seccomp section, the capabilities, the digest of
+/// every policy file, the kernel's release, this binary's identity), compared byte for byte on every hit: the file name is only a
 /// 64-bit hash, and a collision can only cause a miss, never a wrong answer. The input is kept as raw
 /// bytes ahead of the entry's JSON (`entry`), so a hit compares it without parsing it. The verifier keeps its
 /// judgements of loaded filter chains here too (`ChainJudge`). Bounded: at most `maxEntries` entries
@@ -40,55 +40,78 @@ public struct VerdictCache: Sendable {
         return "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
     }()
 
+    /// The running kernel's release (uname -r).
+    static let kernelRelease: String = {
+        var u = utsname()
+        guard uname(&u) == 0 else { return "unknown" }
+        return withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }()
+
     /// Everything a verdict depends on besides the exemption and annotation checks, which run first.
-    static func input(_ config: OCIConfig, policy: Policy) -> [UInt8] {
-        let seccomp = config.document.root["linux"]?["seccomp"]
-        // The effective policy, not only its file's digest: the files it names (deny sets, an inject
-        // profile) can change while the policy file stays the same.
-        var out = Array("v1 \(binaryIdentity) policy \(policy.source) \(policy.digest) \(fnv1a(policy.json(namingBuiltinInject: true).serialized(.compact))) caps ".utf8)
-        // As JSON, not joined: ["A,B"] and ["A","B"] are different lists.
-        out += config.boundingCapabilities.map { JSON.array($0.map { .string($0) }).serialized(.compact) } ?? Array("null".utf8)
+    /// nil when it cannot be built (memory ran out): then nothing is looked up or kept.
+    static func input(_ config: OCIConfig, policy: Policy) -> [UInt8]? {
+        // The seccomp section and the capabilities in their exact form (JSONNode.exactForm: lengths and
+        // raw bytes; ["A,B"] and ["A","B"] differ), not serialized: that was a third of a warm gate.
+        let linux = config.document.root["linux"]
+        guard let seccomp = linux?["seccomp"].map({ $0.exactForm }) ?? Array("null".utf8),
+              let caps = config.document.root["process"]?["capabilities"]?["bounding"].map({ $0.exactForm }) ?? Array("null".utf8)
+        else { return nil }
+        // The policy is its files (the digest covers every file the loader read, the policy file and
+        // each deny set or inject profile it names) read by this binary; a Docker-format set is
+        // converted for the running kernel, whose release is named too.
+        var out = Array("v2 \(binaryIdentity) kernel \(kernelRelease) policy \(policy.source) \(policy.digest) caps ".utf8)
+        out += caps
         out += Array(" seccomp ".utf8)
-        out += seccomp?.serialized(.compact) ?? Array("null".utf8)
+        out += seccomp
         return out
     }
 
     /// The cached evaluation for `config`, or nil (a miss, or a cache that cannot be trusted).
     /// `withProfile: false` (a gate): the tightened profile is left out, not decoded.
-    func lookup(_ config: OCIConfig, policy: Policy, withProfile: Bool = true) -> Evaluation? {
-        guard let doc = read(VerdictCache.input(config, policy: policy)) else { return nil }
+    /// `splice` (precreate): the profile as the text to write (`Evaluation.written`), not decoded.
+    func lookup(_ config: OCIConfig, policy: Policy, withProfile: Bool = true, splice: Bool = false) -> Evaluation? {
+        guard let key = VerdictCache.input(config, policy: policy), let (doc, text) = readEntry(key) else { return nil }
         // A node does not keep its document alive: the document is held until every node is read.
-        return withExtendedLifetime(doc) { evaluation(doc, withProfile: withProfile) }
+        return withExtendedLifetime(doc) { evaluation(doc, text: text, withProfile: withProfile, splice: splice) }
     }
 
-    func evaluation(_ doc: JSONDocument, withProfile: Bool) -> Evaluation? {
+    func evaluation(_ doc: JSONDocument, text: [UInt8] = [], withProfile: Bool, splice: Bool = false) -> Evaluation? {
         guard let verdict = doc.root["verdict"]?.string.flatMap(Verdict.init(rawValue:))
         else { return nil }
         var profile: LinuxSeccomp? = nil
-        if withProfile, let p = doc.root["profile"], !p.isNull {
+        var written: [UInt8]? = nil
+        if withProfile && splice && !text.isEmpty {
+            written = text
+        } else if withProfile, let p = doc.root["profile"], !p.isNull {
             guard let decoded = try? LinuxSeccomp(node: p) else { return nil }
             profile = decoded
         }
         // A gate's entry (no profile): a verdict for gates only, never a writer's answer.
-        if withProfile && profile == nil && (verdict == .tightened || verdict == .injected) { return nil }
+        if withProfile && profile == nil && written == nil && (verdict == .tightened || verdict == .injected) { return nil }
         let changes = (doc.root["changes"]?.elements ?? []).compactMap(\.string).map { Change.recorded($0) }
-        return Evaluation(verdict: verdict, profile: profile, changes: changes, reason: doc.root["reason"]?.string, cached: true)
+        var e = Evaluation(verdict: verdict, profile: profile, changes: changes, reason: doc.root["reason"]?.string, cached: true)
+        e.written = written
+        return e
     }
 
     /// Keeps `e` for `config`: a new file under a random name, renamed into place. Failures are silent:
     /// the cache is an optimisation, never a reason to fail a container.
     func store(_ e: Evaluation, for config: OCIConfig, policy: Policy) {
-        write(VerdictCache.input(config, policy: policy), [
+        guard let key = VerdictCache.input(config, policy: policy) else { return }
+        write(key, [
             ("verdict", .string(e.verdict.rawValue)),
             ("reason", e.reason.map { .string($0) } ?? .null),
             ("changes", .array(e.changes.map { .string($0.description) })),
             ("profile", e.profile?.json ?? .null),
-        ])
+        ], text: e.profile == nil ? [] : e.written ?? [])
     }
 
     /// The entry whose whole input is `key` (compared byte for byte), or nil: a miss, an entry for
     /// another input under the same hash, or anything that cannot be trusted.
-    public func read(_ key: [UInt8]) -> JSONDocument? {
+    public func read(_ key: [UInt8]) -> JSONDocument? { readEntry(key)?.fields }
+
+    /// The entry for `key`: its JSON fields and its raw text (empty when it has none).
+    func readEntry(_ key: [UInt8]) -> (fields: JSONDocument, text: [UInt8])? {
         guard let dir = openTrustedDirectory(create: false) else { return nil }
         defer { close(dir) }
         let fd = openat(dir, fnv1a(key), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
@@ -98,39 +121,52 @@ public struct VerdictCache: Sendable {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == 0, st.st_mode & 0o022 == 0,
               Int(st.st_size) <= VerdictCache.maxEntryBytes,
               let bytes = try? FileIO.readAll(fd: fd, name: "verdict cache", sizeHint: Int(st.st_size)),
-              let fields = VerdictCache.fields(of: bytes, key: key),
+              let (text, fields) = VerdictCache.sections(of: bytes, key: key),
               let doc = try? JSONDocument(bytes: Array(bytes[fields...]), name: "verdict cache")
         else { return nil }
-        return doc
+        return (doc, Array(bytes[text]))
     }
 
     /// How an entry starts: the format, then the input's length in bytes on a line of its own.
-    static let entryHeader = Array("seccomp-warden verdict cache 2\n".utf8)
+    static let entryHeader = Array("seccomp-warden verdict cache 3\n".utf8)
 
     /// An entry's bytes: the header, the input's length, the input itself (raw, compared byte for byte
-    /// on every read), a newline, then `fields` as one JSON object.
-    public static func entry(_ key: [UInt8], _ fields: [(String, JSON)]) -> [UInt8] {
-        entryHeader + Array("\(key.count)\n".utf8) + key + [10] + JSON.object(fields).serialized(.compact)
+    /// on every read), a newline; the text's length, the text (a writer's profile as it splices it in,
+    /// raw), a newline; then `fields` as one JSON object.
+    public static func entry(_ key: [UInt8], _ fields: [(String, JSON)], text: [UInt8] = []) -> [UInt8] {
+        entryHeader + Array("\(key.count)\n".utf8) + key + [10] + Array("\(text.count)\n".utf8) + text + [10]
+            + JSON.object(fields).serialized(.compact)
     }
 
-    /// Where the JSON of `bytes` starts, if the entry is well formed and its input is `key` byte for byte.
-    static func fields(of bytes: [UInt8], key: [UInt8]) -> Int? {
+    /// Where the text and the JSON of `bytes` are, if the entry is well formed and its input is `key`
+    /// byte for byte.
+    static func sections(of bytes: [UInt8], key: [UInt8]) -> (text: Range<Int>, fields: Int)? {
         let header = entryHeader.count
         guard bytes.count > header, bytes[..<header].elementsEqual(entryHeader),
-              let newline = bytes[header...].firstIndex(of: 10),
-              newline - header <= 8, let length = Int(String(decoding: bytes[header..<newline], as: UTF8.self)),
-              length == key.count, newline + 1 + length < bytes.count, bytes[newline + 1 + length] == 10
+              let (input, afterInput) = lengthPrefixed(bytes, at: header), input.count == key.count
         else { return nil }
         let same = bytes.withUnsafeBufferPointer { b in
-            key.withUnsafeBufferPointer { k in length == 0 || memcmp(b.baseAddress! + newline + 1, k.baseAddress!, length) == 0 }
+            key.withUnsafeBufferPointer { k in key.isEmpty || memcmp(b.baseAddress! + input.lowerBound, k.baseAddress!, key.count) == 0 }
         }
-        return same ? newline + 2 + length : nil
+        guard same, let (text, fields) = lengthPrefixed(bytes, at: afterInput), fields < bytes.count else { return nil }
+        return (text, fields)
+    }
+
+    /// At `at`: a decimal length on a line of its own, that many bytes, a newline. The bytes' range and
+    /// where the next section starts.
+    static func lengthPrefixed(_ bytes: [UInt8], at: Int) -> (Range<Int>, Int)? {
+        guard at < bytes.count, let newline = bytes[at...].firstIndex(of: 10), newline > at, newline - at <= 8,
+              bytes[at..<newline].allSatisfy({ $0 >= 48 && $0 <= 57 }),
+              let length = Int(String(decoding: bytes[at..<newline], as: UTF8.self)),
+              newline + 1 + length < bytes.count, bytes[newline + 1 + length] == 10
+        else { return nil }
+        return (newline + 1 ..< newline + 1 + length, newline + 2 + length)
     }
 
     /// Keeps `fields` for the input `key`: written to a new file under a random name, then renamed
     /// into place (a reader sees the old entry or the new one, never half of one). Silent on failure.
-    public func write(_ key: [UInt8], _ fields: [(String, JSON)]) {
-        let entry = VerdictCache.entry(key, fields)
+    public func write(_ key: [UInt8], _ fields: [(String, JSON)], text: [UInt8] = []) {
+        let entry = VerdictCache.entry(key, fields, text: text)
         guard entry.count <= VerdictCache.maxEntryBytes, let dir = openTrustedDirectory(create: true) else { return }
         defer { close(dir) }
         let tmp = ".tmp-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"

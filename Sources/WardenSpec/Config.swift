@@ -28,6 +28,29 @@ public struct OCIConfig {
         profile.write(into: document, parent: linux)
     }
 
+    /// The compact text of `linux.seccomp` once `profile` is written over this config's section
+    /// (`setSeccomp`), this config left as it is. The verdict cache keeps it for writers to splice.
+    public func writtenSeccompText(_ profile: LinuxSeccomp) -> [UInt8] {
+        // Only the section: a scratch document holding a copy of it (keys are set in place).
+        guard let scratch = try? JSONDocument(bytes: Array("{}".utf8), name: "<seccomp>") else { return [] }
+        if let existing = document.root["linux"]?["seccomp"], existing.kind == .object {
+            scratch.set(copyOf: existing, at: scratch.root, key: "seccomp")
+        }
+        profile.write(into: scratch, parent: scratch.root)
+        return scratch.root["seccomp"]?.serialized(.compact) ?? []
+    }
+
+    /// The whole config, compact, with `linux.seccomp` as `text` (`writtenSeccompText` of this very
+    /// section): spliced in without parsing it; if that cannot be done, parsed and set. nil when
+    /// `text` is not JSON. The document holds a placeholder in `linux.seccomp` afterwards.
+    public func compactWritingSeccomp(_ text: [UInt8]) -> [UInt8]? {
+        let linux = document.object(at: document.root, key: "linux")
+        if let out = document.compactSplicing(text, at: linux, key: "seccomp") { return out }
+        guard let parsed = try? JSONDocument(bytes: text, name: "<seccomp>") else { return nil }
+        document.set(copyOf: parsed.root, at: linux, key: "seccomp")
+        return withExtendedLifetime(parsed) { document.serialized(.compact) }
+    }
+
     /// Refuses keys on the way to `linux.seccomp` and `process.capabilities.bounding` that runc would read
     /// as them ("Linux", "SECCOMP", "Process": Go's JSON ignores case, the last match wins) while crun and this reader do not. The
     /// verdict cache keys on the seccomp section alone, so this runs before it is consulted.

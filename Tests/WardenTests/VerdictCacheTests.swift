@@ -44,10 +44,18 @@ struct VerdictCacheTests {
         _ = try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)
         policy.digest = "0000000000000000"
         #expect(!(try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)).cached)
-        // The same policy file (digest) but another effective policy: a deny file it names has changed.
-        _ = try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)
-        policy.deny = policy.deny.filter { !$0.names.contains("keyctl") }
-        #expect(!(try Evaluation.evaluate(try config("weak-allow"), policy: policy, cache: cache)).cached)
+        // The same policy file but another effective policy: a deny file it names has changed.
+        try #"{"deny": ["builtin", "extra.json"]}"#.write(toFile: dir + "/policy.json", atomically: false, encoding: .utf8)
+        let extra = #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["NAME"], "action": "SCMP_ACT_ERRNO"}]}"#
+        try extra.replacingOccurrences(of: "NAME", with: "chmod").write(toFile: dir + "/extra.json", atomically: false, encoding: .utf8)
+        let before = try Policy.load(file: dir + "/policy.json", checkOwnership: false)
+        let first = try Evaluation.evaluate(try config("weak-allow"), policy: before, cache: cache)
+        #expect(try Evaluation.evaluate(try config("weak-allow"), policy: before, cache: cache).cached)  // positive control
+        try extra.replacingOccurrences(of: "NAME", with: "fchmod").write(toFile: dir + "/extra.json", atomically: false, encoding: .utf8)
+        let after = try Policy.load(file: dir + "/policy.json", checkOwnership: false)
+        let second = try Evaluation.evaluate(try config("weak-allow"), policy: after, cache: cache)
+        #expect(!second.cached)
+        #expect(first.changes.map(\.description) != second.changes.map(\.description))
         let c = try config("weak-allow")
         let seccomp = c.document.object(at: c.document.object(at: c.document.root, key: "linux"), key: "seccomp")
         c.document.set(.string("SCMP_ACT_LOG"), at: seccomp, key: "defaultAction")
@@ -79,7 +87,7 @@ struct VerdictCacheTests {
         defer { cleanup(dir) }
         let policy = try builtinPolicy()
         let weak = try config("weak-allow")
-        let key = VerdictCache.input(weak, policy: policy)
+        let key = try #require(VerdictCache.input(weak, policy: policy))
         // A folder anyone can write: nothing cached, nothing read.
         let open = dir + "/open"
         try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
@@ -144,6 +152,65 @@ struct VerdictCacheTests {
             // A gate (no profile wanted) gets the same verdict from the same entry.
             let gate = try Evaluation.evaluate(try config(with: profile), policy: policy, needsProfile: false, cache: cache)
             #expect(gate.cached && gate.verdict == want)
+        }
+    }
+
+    @Test("precreate's splice: cold, warm and the decoded write give the same bytes, the profile never parsed on a hit",
+          arguments: ["no-seccomp", "weak-allow", "docker-default", "arg-rules"])
+    func spliceSameBytes(sample: String) throws {
+        let dir = try tempDir("cache-splice")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        // What precreate wrote before the splice: the decoded profile set, the whole config serialized.
+        let plain = try config(sample)
+        let e = try Evaluation.evaluate(plain, policy: policy)
+        let profile = try #require(e.profile)
+        plain.setSeccomp(profile)
+        let want = plain.document.serialized(.compact)
+        let cold = try config(sample)
+        let c = try Evaluation.evaluate(cold, policy: policy, cache: cache, splice: true)
+        let warm = try config(sample)
+        let w = try Evaluation.evaluate(warm, policy: policy, cache: cache, splice: true)
+        #expect(!c.cached && w.cached && w.profile == nil)
+        let coldText = try #require(c.written)
+        let warmText = try #require(w.written)
+        #expect(cold.compactWritingSeccomp(coldText) == want)
+        #expect(warm.compactWritingSeccomp(warmText) == want)
+        // The wrapper (no splice) still gets the decoded profile from the same entry.
+        let decoded = try Evaluation.evaluate(try config(sample), policy: policy, cache: cache)
+        #expect(decoded.cached && decoded.profile?.json == profile.json)
+    }
+
+    @Test("red team: the splice's placeholder cannot be planted: keys and strings spelled like it elsewhere do not move it")
+    func splicePlanted() throws {
+        // Other "seccomp" keys holding numbers, and strings spelling the key and a number, around the real one.
+        let text = #"{"annotations":{"seccomp":"\"seccomp\":4611686018427387904"},"a":{"seccomp":4611686018427387904},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW"},"z":1}}"#
+        let config = OCIConfig(document: try JSONDocument(bytes: Array(text.utf8), name: "c"))
+        let out = try #require(config.compactWritingSeccomp(Array(#"{"defaultAction":"SCMP_ACT_ERRNO"}"#.utf8)))
+        let back = try JSONDocument(bytes: out, name: "out")
+        #expect(back.root["linux"]?["seccomp"]?["defaultAction"]?.string == "SCMP_ACT_ERRNO")
+        #expect(back.root["a"]?["seccomp"]?.int64 == 4611686018427387904)
+        #expect(back.root["annotations"]?["seccomp"]?.string == #""seccomp":4611686018427387904"#)
+        #expect(back.root["linux"]?["z"]?.int64 == 1)
+    }
+
+    @Test("the key's exact form tells apart what serialization would: split strings, types, numbers, key order, nesting")
+    func exactFormApart() throws {
+        func form(_ text: String) throws -> [UInt8] {
+            let doc = try JSONDocument(bytes: Array("{\"v\":\(text)}".utf8), name: "f")
+            return try withExtendedLifetime(doc) { try #require(doc.root["v"]?.exactForm) }
+        }
+        let pairs: [(String, String)] = [
+            (#"["a","b"]"#, #"["ab"]"#), (#"["a","b"]"#, #"[["a","b"]]"#), (#"{"a":1}"#, #"{"a":"1"}"#),
+            ("1", "1.0"), ("0.0", "-0.0"), ("true", "1"), ("null", "false"), (#""""#, "null"),
+            (#"{"a":1,"b":2}"#, #"{"b":2,"a":1}"#),
+            (#"{"ab":[]}"#, #"{"a":{"b":[]}}"#), ("[[],[]]", "[[[]]]"), (#"["a",["b"]]"#, #"[["a"],"b"]"#),
+            ("-1", "18446744073709551615.0"), (#"{}"#, "[]"),
+        ]
+        for (a, b) in pairs {
+            #expect(try form(a) != form(b), "\(a) and \(b)")
+            #expect(try form(a) == form(a), "\(a) twice")
         }
     }
 
@@ -236,7 +303,7 @@ func capabilityListsApart() throws {
     let policy = try builtinPolicy()
     func input(_ caps: String) throws -> [UInt8] {
         let text = #"{"process": {"capabilities": {"bounding": \#(caps)}}, "linux": {}}"#
-        return VerdictCache.input(OCIConfig(document: try JSONDocument(bytes: Array(text.utf8), name: "c")), policy: policy)
+        return try #require(VerdictCache.input(OCIConfig(document: try JSONDocument(bytes: Array(text.utf8), name: "c")), policy: policy))
     }
     #expect(try input(#"["CAP_SYS_ADMIN", "CAP_CHOWN"]"#) != input(#"["CAP_SYS_ADMIN,CAP_CHOWN"]"#))
     #expect(try input(#"["CAP_CHOWN"]"#) == input(#"["CAP_CHOWN"]"#))

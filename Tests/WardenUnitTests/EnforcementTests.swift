@@ -51,7 +51,7 @@ struct EnforcementTests {
                                              changes: e?.changes.map(\.description) ?? [])
         #expect(Self.row(result) == want)
         // A rewrite carries the evaluation's profile, a refusal a reason.
-        if case .rewrite(let p) = result.outcome { #expect(p == Self.profile) }
+        if case .rewrite(let r) = result.outcome { #expect(r.profile == Self.profile) }
         if case .refuse(let why) = result.outcome { #expect(!why.isEmpty) }
     }
 
