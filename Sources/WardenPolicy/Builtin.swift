@@ -127,9 +127,10 @@ public enum Builtin {
         return groups.map { LinuxSyscall(names: $0.names.sorted(), action: $0.action.action, errnoRet: $0.action.errnoRet) } + conditional
     }
 
-    public static var routes: [Route] { capabilities.flatMap(\.routes) }
+    /// Computed once per process: every policy starts from them, and a hook builds one at each start.
+    public static let routes: [Route] = capabilities.flatMap(\.routes)
 
-    public static var denyRules: [LinuxSyscall] { rules(routes) }
+    public static let denyRules: [LinuxSyscall] = rules(routes)
 
     public static let architectures: [SeccompArch] = [.x86_64, .x86, .x32]
 }

@@ -70,20 +70,23 @@ public struct VerdictCache: Sendable {
     /// `withProfile: false` (a gate): the tightened profile is left out, not decoded.
     /// `splice` (precreate): the profile as the text to write (`Evaluation.written`), not decoded.
     func lookup(_ config: OCIConfig, policy: Policy, withProfile: Bool = true, splice: Bool = false) -> Evaluation? {
-        guard let key = VerdictCache.input(config, policy: policy), let (doc, text) = readEntry(key) else { return nil }
+        guard let key = VerdictCache.input(config, policy: policy), let entry = readEntry(key) else { return nil }
         // A node does not keep its document alive: the document is held until every node is read.
-        return withExtendedLifetime(doc) { evaluation(doc, text: text, withProfile: withProfile, splice: splice) }
+        return withExtendedLifetime(entry.fields) { evaluation(entry, withProfile: withProfile, splice: splice) }
     }
 
-    func evaluation(_ doc: JSONDocument, text: [UInt8] = [], withProfile: Bool, splice: Bool = false) -> Evaluation? {
+    func evaluation(_ entry: Entry, withProfile: Bool, splice: Bool = false) -> Evaluation? {
+        let doc = entry.fields
         guard let verdict = doc.root["verdict"]?.string.flatMap(Verdict.init(rawValue:))
         else { return nil }
         var profile: LinuxSeccomp? = nil
         var written: [UInt8]? = nil
-        if withProfile && splice && !text.isEmpty {
-            written = text
-        } else if withProfile, let p = doc.root["profile"], !p.isNull {
-            guard let decoded = try? LinuxSeccomp(node: p) else { return nil }
+        if withProfile && splice && !entry.text.isEmpty {
+            written = entry.text
+        } else if withProfile && !entry.profile.isEmpty {
+            // Parsed only here: a gate or a splicing writer never reads it.
+            guard let p = try? JSONDocument(bytes: entry.profile, name: "verdict cache"),
+                  let decoded = withExtendedLifetime(p, { try? LinuxSeccomp(node: p.root) }) else { return nil }
             profile = decoded
         }
         // A gate's entry (no profile): a verdict for gates only, never a writer's answer.
@@ -102,16 +105,23 @@ public struct VerdictCache: Sendable {
             ("verdict", .string(e.verdict.rawValue)),
             ("reason", e.reason.map { .string($0) } ?? .null),
             ("changes", .array(e.changes.map { .string($0.description) })),
-            ("profile", e.profile?.json ?? .null),
-        ], text: e.profile == nil ? [] : e.written ?? [])
+        ], text: e.profile == nil ? [] : e.written ?? [], profile: e.profile?.json.serialized(.compact) ?? [])
     }
 
     /// The entry whose whole input is `key` (compared byte for byte), or nil: a miss, an entry for
     /// another input under the same hash, or anything that cannot be trusted.
     public func read(_ key: [UInt8]) -> JSONDocument? { readEntry(key)?.fields }
 
-    /// The entry for `key`: its JSON fields and its raw text (empty when it has none).
-    func readEntry(_ key: [UInt8]) -> (fields: JSONDocument, text: [UInt8])? {
+    /// An entry as read: its JSON fields, and a writer's profile as text to splice and as JSON to
+    /// decode (each empty when it has none).
+    struct Entry {
+        var fields: JSONDocument
+        var text: [UInt8]
+        var profile: [UInt8]
+    }
+
+    /// The entry for `key`.
+    func readEntry(_ key: [UInt8]) -> Entry? {
         guard let dir = openTrustedDirectory(create: false) else { return nil }
         defer { close(dir) }
         let fd = openat(dir, fnv1a(key), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
@@ -121,26 +131,28 @@ public struct VerdictCache: Sendable {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == 0, st.st_mode & 0o022 == 0,
               Int(st.st_size) <= VerdictCache.maxEntryBytes,
               let bytes = try? FileIO.readAll(fd: fd, name: "verdict cache", sizeHint: Int(st.st_size)),
-              let (text, fields) = VerdictCache.sections(of: bytes, key: key),
+              let (text, profile, fields) = VerdictCache.sections(of: bytes, key: key),
               let doc = try? JSONDocument(bytes: Array(bytes[fields...]), name: "verdict cache")
         else { return nil }
-        return (doc, Array(bytes[text]))
+        return Entry(fields: doc, text: Array(bytes[text]), profile: Array(bytes[profile]))
     }
 
     /// How an entry starts: the format, then the input's length in bytes on a line of its own.
-    static let entryHeader = Array("seccomp-warden verdict cache 3\n".utf8)
+    static let entryHeader = Array("seccomp-warden verdict cache 4\n".utf8)
 
     /// An entry's bytes: the header, the input's length, the input itself (raw, compared byte for byte
-    /// on every read), a newline; the text's length, the text (a writer's profile as it splices it in,
-    /// raw), a newline; then `fields` as one JSON object.
-    public static func entry(_ key: [UInt8], _ fields: [(String, JSON)], text: [UInt8] = []) -> [UInt8] {
-        entryHeader + Array("\(key.count)\n".utf8) + key + [10] + Array("\(text.count)\n".utf8) + text + [10]
-            + JSON.object(fields).serialized(.compact)
+    /// on every read), a newline; the same for `text` (a writer's profile as it splices it in) and for
+    /// `profile` (its JSON, for a writer that decodes it), each read only by who needs it; then
+    /// `fields` as one JSON object.
+    public static func entry(_ key: [UInt8], _ fields: [(String, JSON)], text: [UInt8] = [], profile: [UInt8] = []) -> [UInt8] {
+        var out = entryHeader
+        for section in [key, text, profile] { out += Array("\(section.count)\n".utf8) + section + [10] }
+        return out + JSON.object(fields).serialized(.compact)
     }
 
     /// Where the text and the JSON of `bytes` are, if the entry is well formed and its input is `key`
     /// byte for byte.
-    static func sections(of bytes: [UInt8], key: [UInt8]) -> (text: Range<Int>, fields: Int)? {
+    static func sections(of bytes: [UInt8], key: [UInt8]) -> (text: Range<Int>, profile: Range<Int>, fields: Int)? {
         let header = entryHeader.count
         guard bytes.count > header, bytes[..<header].elementsEqual(entryHeader),
               let (input, afterInput) = lengthPrefixed(bytes, at: header), input.count == key.count
@@ -148,8 +160,9 @@ public struct VerdictCache: Sendable {
         let same = bytes.withUnsafeBufferPointer { b in
             key.withUnsafeBufferPointer { k in key.isEmpty || memcmp(b.baseAddress! + input.lowerBound, k.baseAddress!, key.count) == 0 }
         }
-        guard same, let (text, fields) = lengthPrefixed(bytes, at: afterInput), fields < bytes.count else { return nil }
-        return (text, fields)
+        guard same, let (text, afterText) = lengthPrefixed(bytes, at: afterInput),
+              let (profile, fields) = lengthPrefixed(bytes, at: afterText), fields < bytes.count else { return nil }
+        return (text, profile, fields)
     }
 
     /// At `at`: a decimal length on a line of its own, that many bytes, a newline. The bytes' range and
@@ -165,8 +178,8 @@ public struct VerdictCache: Sendable {
 
     /// Keeps `fields` for the input `key`: written to a new file under a random name, then renamed
     /// into place (a reader sees the old entry or the new one, never half of one). Silent on failure.
-    public func write(_ key: [UInt8], _ fields: [(String, JSON)], text: [UInt8] = []) {
-        let entry = VerdictCache.entry(key, fields, text: text)
+    public func write(_ key: [UInt8], _ fields: [(String, JSON)], text: [UInt8] = [], profile: [UInt8] = []) {
+        let entry = VerdictCache.entry(key, fields, text: text, profile: profile)
         guard entry.count <= VerdictCache.maxEntryBytes, let dir = openTrustedDirectory(create: true) else { return }
         defer { close(dir) }
         let tmp = ".tmp-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"

@@ -26,6 +26,18 @@ struct PolicyTests {
         #expect(p.inject.syscalls?.contains { $0.names.contains("clone3") && $0.errnoRet == 38 } == true)
     }
 
+    @Test("the built-in policy passes the checks a policy file gets (it skips them at start: they are the binary's constants)")
+    func builtinValidates() throws {
+        let text = Array(builtinPolicyJSON.utf8)
+        let doc = try JSONDocument(bytes: text, name: "<built-in policy>")
+        let checked = try Policy(node: doc.root, source: "built-in", digest: fnv1a(text), validating: true)
+        let fast = try Policy.builtin()
+        #expect(checked.json == fast.json)
+        // Positive control: the same check refuses a deny rule libseccomp does not know.
+        let bad = try JSONDocument(bytes: Array(#"{"deny": [{"names": ["no_such_call"], "action": "SCMP_ACT_ERRNO"}]}"#.utf8), name: "p")
+        #expect(throws: WardenError.self) { try Policy(node: bad.root, source: "p", digest: "", validating: true) }
+    }
+
     @Test("verdicts per sample", arguments: [
         ("no-seccomp", Verdict.injected), ("weak-allow", .tightened), ("arg-rules", .tightened),
         ("docker-default", .tightened), ("notify", .denied),
