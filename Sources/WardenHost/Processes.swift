@@ -45,8 +45,10 @@ public enum ContainerProcesses {
         // bytes, with no path or String built per process (issue 14).
         let all = ProcFS.pids()
         let ours = ProcFS.readLink("/proc/self/ns/pid")
-        if let ns = ProcFS.readLink("/proc/\(pid)/ns/pid"), ns != ours, let proc = ProcDir() {
-            defer { proc.close() }
+        if let ns = ProcFS.readLink("/proc/\(pid)/ns/pid"), ns != ours {
+            // /proc that cannot be opened again: every process unreadable, so unresolved unless gone.
+            let proc = ProcDir()
+            defer { proc?.close() }
             var tree = NamespaceTree(root: pid, link: ns)
             let nsBytes = Array(ns.utf8), oursBytes = ours.map { Array($0.utf8) }
             var members = [Int32](), nested = Set<Int32>(), unresolved = [Int32]()
@@ -54,7 +56,7 @@ public enum ContainerProcesses {
             var buf = [UInt8](repeating: 0, count: 4096)
             for p in all {
                 if p == pid { continue }
-                guard let n = proc.readLink(p, "ns/pid", into: &buf) else {
+                guard let n = proc?.readLink(p, "ns/pid", into: &buf) else {
                     // The link may be closed to us (an LSM): a task with one NSpid entry is in our own
                     // PID namespace, so not in the container's (a child of ours).
                     if TaskStatus.read(pid: p, tid: p)?.pidNamespaceDepth == 1 { rest.append(p) }
@@ -76,7 +78,7 @@ public enum ContainerProcesses {
             var out = Members(pids: ordered(members, first: pid), scope: .pidNamespace, nested: nested, unresolved: unresolved)
             if ownCgroup, let lines = containerCgroupLines(of: pid) {
                 for p in rest {
-                    guard let n = proc.read(p, "cgroup", into: &buf) else {
+                    guard let n = proc?.read(p, "cgroup", into: &buf) else {
                         if isLive(p) { out.unresolved.append(p) }
                         continue
                     }
