@@ -158,7 +158,15 @@ public struct TaskStatus: Equatable, Sendable {
     /// A zombie or dead task: it makes no more system calls, and cannot be ptraced.
     public var isExited: Bool { state == "Z" || state == "X" }
 
-    static let keys = ["Name", "Seccomp", "Seccomp_filters", "NoNewPrivs", "TracerPid", "State", "Tgid", "NSpid"]
+    static let keys: [StaticString] = ["Name", "Seccomp", "Seccomp_filters", "NoNewPrivs", "TracerPid", "State", "Tgid", "NSpid"]
+
+    /// The key of `keys` these bytes spell exactly, or nil.
+    static func key(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        for k in keys where k.utf8CodeUnitCount == bytes.count {
+            if memcmp(k.utf8Start, bytes.baseAddress!, bytes.count) == 0 { return k.description }
+        }
+        return nil
+    }
 
     /// Parses the text of a status file.
     public init?(pid: Int32, tid: Int32, text bytes: [UInt8]) {
@@ -173,22 +181,30 @@ public struct TaskStatus: Equatable, Sendable {
         tgid = 0
         pidNamespaceDepth = nil
         var sawAny = false
-        for line in bytes.split(separator: 10) {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            // Only the keys read below get a String (a status file has some 55 lines, read per task).
-            let keyBytes = line[line.startIndex..<colon]
-            guard let key = Self.keys.first(where: { keyBytes.elementsEqual($0.utf8) }) else { continue }
-            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingBlanks
-            switch key {
-            case "Name": name = value; sawAny = true
-            case "Seccomp": seccomp = Int(value).flatMap(Mode.init(rawValue:))
-            case "Seccomp_filters": filters = Int(value)
-            case "NoNewPrivs": noNewPrivs = value == "1"
-            case "TracerPid": tracerPid = Int32(value) ?? 0
-            case "State": state = value.first
-            case "Tgid": tgid = Int32(value) ?? 0
-            case "NSpid": pidNamespaceDepth = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
-            default: break
+        // One pass over the bytes: lines at newline bytes (empty ones skipped), the key before the first
+        // colon; only the keys read below get a String (a status file has some 55 lines, read per task).
+        bytes.withUnsafeBufferPointer { b in
+            var start = 0
+            while start < b.count {
+                var end = start
+                while end < b.count && b[end] != 10 { end += 1 }
+                defer { start = end + 1 }
+                var colon = start
+                while colon < end && b[colon] != 0x3a { colon += 1 }
+                if colon == end { continue }
+                guard let key = Self.key(UnsafeBufferPointer(rebasing: b[start..<colon])) else { continue }
+                let value = String(decoding: UnsafeBufferPointer(rebasing: b[(colon + 1)..<end]), as: UTF8.self).trimmingBlanks
+                switch key {
+                case "Name": name = value; sawAny = true
+                case "Seccomp": seccomp = Int(value).flatMap(Mode.init(rawValue:))
+                case "Seccomp_filters": filters = Int(value)
+                case "NoNewPrivs": noNewPrivs = value == "1"
+                case "TracerPid": tracerPid = Int32(value) ?? 0
+                case "State": state = value.first
+                case "Tgid": tgid = Int32(value) ?? 0
+                case "NSpid": pidNamespaceDepth = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
+                default: break
+                }
             }
         }
         if !sawAny { return nil }

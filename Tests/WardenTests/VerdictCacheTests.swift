@@ -344,5 +344,13 @@ struct VerdictCacheBoundsTests {
         #expect(proc.read(Int32.max, "cgroup", into: &buf) == nil)
         #expect(ProcFS.pids().contains(me) && ProcFS.pids() == ProcFS.pids().sorted())
         #expect(ProcFS.threads(of: me).contains(me))
+        // A status file read in one pass: only whole keys, the value after the first colon, blanks trimmed.
+        let status = Array("Name:\t a:b \t\n\nno colon here\nSeccompx:\t0\nSeccomp:\t2\nSeccomp_filters:\t3\nNoNewPrivs:\t1\nTracerPid:\t0\nState:\tZ (zombie)\nTgid:\t42\nNSpid:\t42\t7\t1\n:\t9\nTgid2:\t5".utf8)
+        let t = try #require(TaskStatus(pid: 42, tid: 43, text: status))
+        #expect(t.name == "a:b" && t.seccomp == .filter && t.filters == 3 && t.noNewPrivs == true && t.tracerPid == 0)
+        #expect(t.state == "Z" && t.isExited && t.tgid == 42 && t.pidNamespaceDepth == 3)
+        #expect(TaskStatus(pid: 1, tid: 1, text: Array("Seccomp:\t2\n".utf8)) == nil)
+        let mine = try #require(TaskStatus.read(pid: me, tid: me))
+        #expect(mine.tgid == me && mine.pidNamespaceDepth == 1 && mine.state != nil && !mine.name.isEmpty)
     }
 }
