@@ -8,21 +8,29 @@ import WardenJSON
 public enum ProcFS {
     /// The whole of a (small, pseudo) file, or nil when it cannot be opened (the task is gone).
     public static func read(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-        guard let file = try? FileDescriptor.open(path, .readOnly, options: .closeOnExec) else { return nil }
-        defer { try? file.close() }
-        var out = [UInt8]()
-        var size = 4096
-        out.reserveCapacity(size)
-        while true {
-            var chunk = [UInt8](repeating: 0, count: size)
-            // swift-system retries EINTR; another error ends the read with what came so far.
-            guard let n = try? chunk.withUnsafeMutableBytes({ try file.read(into: $0) }) else { return out.isEmpty ? nil : out }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-            if out.count >= limit { break }
-            size = 16384
+        var fd: Int32
+        repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
+        if fd < 0 { return nil }
+        defer { close(fd) }
+        // Read into one uninitialized buffer on the stack and keep what came (no zeroed chunk per read:
+        // the verifier reads several /proc files per task, issue 14).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16384) { chunk -> [UInt8]? in
+            var out = [UInt8]()
+            var size = 4096
+            while true {
+                let n = Glibc.read(fd, chunk.baseAddress!, size)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    // Another error ends the read with what came so far.
+                    return out.isEmpty ? nil : out
+                }
+                if n == 0 { break }
+                out.append(contentsOf: UnsafeBufferPointer(start: chunk.baseAddress!, count: n))
+                if out.count >= limit { break }
+                size = 16384
+            }
+            return out
         }
-        return out
     }
 
     public static func readText(_ path: String) -> String? {
@@ -53,12 +61,33 @@ public enum ProcFS {
 
     /// Every numeric entry of /proc: the pids (thread-group leaders) this pid namespace shows.
     public static func pids() -> [Int32] {
-        (list("/proc") ?? []).compactMap { Int32($0) }.filter { $0 > 0 }.sorted()
+        numericEntries("/proc")
+    }
+
+    /// The names of a folder that are positive decimal numbers (pids, tids), ascending, read as bytes.
+    static func numericEntries(_ path: String) -> [Int32] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var out = [Int32]()
+        while let entry = readdir(dir) {
+            let value: Int32? = withUnsafeBytes(of: &entry.pointee.d_name) { name in
+                var v: Int64 = 0, i = 0
+                while i < name.count, name[i] != 0 {
+                    let d = name[i] &- 0x30
+                    if d > 9 || v > Int64(Int32.max) { return nil }
+                    v = v * 10 + Int64(d)
+                    i += 1
+                }
+                return i > 0 && v > 0 && v <= Int64(Int32.max) ? Int32(v) : nil
+            }
+            if let value { out.append(value) }
+        }
+        return out.sorted()
     }
 
     /// The threads of a process (its /proc/PID/task entries).
     public static func threads(of pid: Int32) -> [Int32] {
-        (list("/proc/\(pid)/task") ?? []).compactMap { Int32($0) }.sorted()
+        numericEntries("/proc/\(pid)/task")
     }
 
     /// Fields 4 (ppid) and 22 (starttime, clock ticks after boot) of /proc/PID/stat.
@@ -129,6 +158,16 @@ public struct TaskStatus: Equatable, Sendable {
     /// A zombie or dead task: it makes no more system calls, and cannot be ptraced.
     public var isExited: Bool { state == "Z" || state == "X" }
 
+    static let keys: [StaticString] = ["Name", "Seccomp", "Seccomp_filters", "NoNewPrivs", "TracerPid", "State", "Tgid", "NSpid"]
+
+    /// The key of `keys` these bytes spell exactly, or nil.
+    static func key(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        for k in keys where k.utf8CodeUnitCount == bytes.count {
+            if memcmp(k.utf8Start, bytes.baseAddress!, bytes.count) == 0 { return k.description }
+        }
+        return nil
+    }
+
     /// Parses the text of a status file.
     public init?(pid: Int32, tid: Int32, text bytes: [UInt8]) {
         self.pid = pid
@@ -142,20 +181,30 @@ public struct TaskStatus: Equatable, Sendable {
         tgid = 0
         pidNamespaceDepth = nil
         var sawAny = false
-        for line in bytes.split(separator: 10) {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let key = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
-            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingBlanks
-            switch key {
-            case "Name": name = value; sawAny = true
-            case "Seccomp": seccomp = Int(value).flatMap(Mode.init(rawValue:))
-            case "Seccomp_filters": filters = Int(value)
-            case "NoNewPrivs": noNewPrivs = value == "1"
-            case "TracerPid": tracerPid = Int32(value) ?? 0
-            case "State": state = value.first
-            case "Tgid": tgid = Int32(value) ?? 0
-            case "NSpid": pidNamespaceDepth = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
-            default: break
+        // One pass over the bytes: lines at newline bytes (empty ones skipped), the key before the first
+        // colon; only the keys read below get a String (a status file has some 55 lines, read per task).
+        bytes.withUnsafeBufferPointer { b in
+            var start = 0
+            while start < b.count {
+                var end = start
+                while end < b.count && b[end] != 10 { end += 1 }
+                defer { start = end + 1 }
+                var colon = start
+                while colon < end && b[colon] != 0x3a { colon += 1 }
+                if colon == end { continue }
+                guard let key = Self.key(UnsafeBufferPointer(rebasing: b[start..<colon])) else { continue }
+                let value = String(decoding: UnsafeBufferPointer(rebasing: b[(colon + 1)..<end]), as: UTF8.self).trimmingBlanks
+                switch key {
+                case "Name": name = value; sawAny = true
+                case "Seccomp": seccomp = Int(value).flatMap(Mode.init(rawValue:))
+                case "Seccomp_filters": filters = Int(value)
+                case "NoNewPrivs": noNewPrivs = value == "1"
+                case "TracerPid": tracerPid = Int32(value) ?? 0
+                case "State": state = value.first
+                case "Tgid": tgid = Int32(value) ?? 0
+                case "NSpid": pidNamespaceDepth = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
+                default: break
+                }
             }
         }
         if !sawAny { return nil }

@@ -40,25 +40,36 @@ public enum ContainerProcesses {
     /// `ownCgroup`: the runtime gave the container a cgroup of its own (runc; crun unless its cgroup
     /// manager is disabled), so any process in that cgroup is the container's too.
     public static func find(init pid: Int32, ownCgroup: Bool = false) -> Members {
+        // The scan below reads a link (and, for a container with a cgroup of its own, the cgroup
+        // file) of every process on the host: it goes through one descriptor of /proc and compares
+        // bytes, with no path or String built per process (issue 14).
         let all = ProcFS.pids()
         let ours = ProcFS.readLink("/proc/self/ns/pid")
         if let ns = ProcFS.readLink("/proc/\(pid)/ns/pid"), ns != ours {
+            // /proc that cannot be opened again: every process unreadable, so unresolved unless gone.
+            let proc = ProcDir()
+            defer { proc?.close() }
             var tree = NamespaceTree(root: pid, link: ns)
+            let nsBytes = Array(ns.utf8), oursBytes = ours.map { Array($0.utf8) }
             var members = [Int32](), nested = Set<Int32>(), unresolved = [Int32]()
             var rest = [Int32]()
+            var buf = [UInt8](repeating: 0, count: 4096)
             for p in all {
                 if p == pid { continue }
-                guard let link = ProcFS.readLink("/proc/\(p)/ns/pid") else {
+                guard let n = proc?.readLink(p, "ns/pid", into: &buf) else {
                     // The link may be closed to us (an LSM): a task with one NSpid entry is in our own
                     // PID namespace, so not in the container's (a child of ours).
                     if TaskStatus.read(pid: p, tid: p)?.pidNamespaceDepth == 1 { rest.append(p) }
                     else if isLive(p) { unresolved.append(p) }
                     continue
                 }
-                if link == ns { members.append(p); continue }
-                if link != ours, let inside = tree.contains(link: link, via: p) {
+                if ProcDir.equal(buf, n, nsBytes) { members.append(p); continue }
+                let isOurs = oursBytes.map { ProcDir.equal(buf, n, $0) } ?? false
+                if isOurs { rest.append(p); continue }
+                let link = String(decoding: buf[0..<n], as: UTF8.self)
+                if let inside = tree.contains(link: link, via: p) {
                     if inside { members.append(p); nested.insert(p) } else { rest.append(p) }
-                } else if link != ours && isLive(p) {
+                } else if isLive(p) {
                     unresolved.append(p)
                 } else {
                     rest.append(p)
@@ -67,13 +78,11 @@ public enum ContainerProcesses {
             var out = Members(pids: ordered(members, first: pid), scope: .pidNamespace, nested: nested, unresolved: unresolved)
             if ownCgroup, let lines = containerCgroupLines(of: pid) {
                 for p in rest {
-                    guard let text = ProcFS.readText("/proc/\(p)/cgroup") else {
+                    guard let n = proc?.read(p, "cgroup", into: &buf) else {
                         if isLive(p) { out.unresolved.append(p) }
                         continue
                     }
-                    if text.split(separator: "\n").contains(where: { lines.contains(String($0)) }) {
-                        out.outside.insert(p)
-                    }
+                    if ProcDir.anyLine(of: buf, n, in: lines) { out.outside.insert(p) }
                 }
                 out.pids = ordered(out.pids + out.outside, first: pid)
             }
@@ -102,12 +111,14 @@ public enum ContainerProcesses {
     }
 
     /// The lines of the init's /proc/PID/cgroup that are the container's own: not at a hierarchy's
-    /// root and not shared with the verifier itself. nil when there are none.
-    static func containerCgroupLines(of pid: Int32) -> Set<String>? {
-        guard let text = ProcFS.readText("/proc/\(pid)/cgroup") else { return nil }
-        let ours = Set((ProcFS.readText("/proc/self/cgroup") ?? "").split(separator: "\n").map(String.init))
-        let lines = Set(text.split(separator: "\n").map(String.init).filter { !$0.hasSuffix(":/") && !ours.contains($0) })
-        return lines.isEmpty ? nil : lines
+    /// root and not shared with the verifier itself. nil when there are none. Bytes, split at each
+    /// newline byte and compared byte for byte (a cgroup's name need not be UTF-8).
+    static func containerCgroupLines(of pid: Int32) -> [[UInt8]]? {
+        guard let text = ProcFS.read("/proc/\(pid)/cgroup") else { return nil }
+        let ours = Set((ProcFS.read("/proc/self/cgroup") ?? []).split(separator: 10).map { Array($0) })
+        let root = Array(":/".utf8)
+        let lines = Set(text.split(separator: 10).map { Array($0) }.filter { !($0.count >= 2 && Array($0.suffix(2)) == root) && !ours.contains($0) })
+        return lines.isEmpty ? nil : Array(lines)
     }
 
     /// Still there with at least one live task (a zombie makes no system calls; a zombie leader whose
@@ -126,6 +137,84 @@ public enum ContainerProcesses {
     /// "0::/" alone (or every v1 line at "/") is the root cgroup: the whole host, not a container.
     static func isRootCgroup(_ text: String) -> Bool {
         text.split(separator: "\n").allSatisfy { $0.hasSuffix(":/") }
+    }
+}
+
+/// /proc read through one descriptor of it, into a caller's buffer: no path or String is built per
+/// process (the scan of every host process in `ContainerProcesses.find`).
+struct ProcDir {
+    let fd: Int32
+
+    init?() {
+        fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { return nil }
+    }
+
+    func close() { _ = Glibc.close(fd) }
+
+    /// "PID/suffix" as a C string on the stack.
+    static func withPath<R>(_ pid: Int32, _ suffix: StaticString, _ body: (UnsafePointer<CChar>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 16 + suffix.utf8CodeUnitCount) { path in
+            var v = UInt32(bitPattern: pid), digits = 1
+            while v >= 10 { v /= 10; digits += 1 }
+            v = UInt32(bitPattern: pid)
+            var i = digits - 1
+            while i >= 0 { path[i] = CChar(0x30 + v % 10); v /= 10; i -= 1 }
+            var n = digits
+            path[n] = 0x2f
+            n += 1
+            suffix.withUTF8Buffer { for b in $0 { path[n] = CChar(bitPattern: b); n += 1 } }
+            path[n] = 0
+            return body(UnsafePointer(path.baseAddress!))
+        }
+    }
+
+    /// The target of /proc/PID/suffix into `buf`: its length, or nil when it cannot be read.
+    func readLink(_ pid: Int32, _ suffix: StaticString, into buf: inout [UInt8]) -> Int? {
+        let n = Self.withPath(pid, suffix) { path in
+            buf.withUnsafeMutableBytes { readlinkat(fd, path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        }
+        return n > 0 ? n : nil
+    }
+
+    /// The whole of /proc/PID/suffix into `buf` (grown as needed): its length, or nil when it cannot be
+    /// opened, or a read fails before any byte (as `ProcFS.read`).
+    func read(_ pid: Int32, _ suffix: StaticString, into buf: inout [UInt8]) -> Int? {
+        let file = Self.withPath(pid, suffix) { openat(fd, $0, O_RDONLY | O_CLOEXEC) }
+        if file < 0 { return nil }
+        defer { _ = Glibc.close(file) }
+        var count = 0
+        while true {
+            if count == buf.count { buf.append(contentsOf: repeatElement(0, count: buf.count)) }
+            let n = buf.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress! + count, $0.count - count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return count == 0 ? nil : count
+            }
+            if n == 0 { return count }
+            count += n
+        }
+    }
+
+    static func equal(_ buf: [UInt8], _ n: Int, _ other: [UInt8]) -> Bool {
+        n == other.count && n > 0 && buf.withUnsafeBytes { a in other.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, n) == 0 } }
+    }
+
+    /// Whether a line of `buf[0..<n]` (split at newline bytes) is one of `lines`, byte for byte.
+    static func anyLine(of buf: [UInt8], _ n: Int, in lines: [[UInt8]]) -> Bool {
+        buf.withUnsafeBytes { raw in
+            var start = 0
+            while start < n {
+                var end = start
+                while end < n && raw[end] != 10 { end += 1 }
+                let length = end - start
+                for line in lines where line.count == length && length > 0 {
+                    if line.withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress! + start, length) }) == 0 { return true }
+                }
+                start = end + 1
+            }
+            return false
+        }
     }
 }
 

@@ -96,10 +96,57 @@ public enum RuntimeState {
         return out
     }
 
-    /// The container whose init is `pid`, if a root knows it.
+    /// The container whose init is `pid`, if a root knows it: the first, in `all`'s order, that records
+    /// `pid` and whose init is running. Only a state file whose bytes hold `pid`'s digits as a number of
+    /// their own is parsed (a runtime's state is some 30 KB of JSON, and a node has many containers:
+    /// issue 14): the pid is a JSON integer, and jansson reads an integer only from its plain decimal
+    /// digits, so a file without them records another pid. A file that is parsed and cannot be read
+    /// makes the answer nil, as `all` does; one left unparsed no longer hides the container.
     public static func find(pid: Int32, roots: [String]) -> ContainerRecord? {
-        let all = (try? self.all(roots: roots)) ?? []
-        return all.first { $0.pid == pid && $0.isRunning }
+        guard pid > 0 else { return nil }
+        let digits = Array(String(pid).utf8)
+        for root in roots {
+            guard let ids = ProcFS.list(root) else {
+                if errno == ENOENT { continue }
+                return nil
+            }
+            for id in ids.sorted() where FileIO.isDirectory(root + "/" + id) {
+                let dir = root + "/" + id
+                let file: String, format: ContainerRecord.Format
+                if FileIO.exists(dir + "/state.json") { (file, format) = (dir + "/state.json", .runc) }
+                else if FileIO.exists(dir + "/status") { (file, format) = (dir + "/status", .crun) }
+                else { continue }
+                do {
+                    let bytes = try FileIO.readFile(file)
+                    guard containsNumber(bytes, digits) else { continue }
+                    let r = try record(root: root, id: id, format: format, document: try JSONDocument(bytes: bytes, name: file))
+                    if r.pid == pid && r.isRunning { return r }
+                } catch {
+                    // Deleted while we read: left out, as `all` leaves it out.
+                    if FileIO.isDirectory(dir) { return nil }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Whether `digits` occur in `bytes` as a whole run of ASCII digits (no digit just before or after).
+    static func containsNumber(_ bytes: [UInt8], _ digits: [UInt8]) -> Bool {
+        guard let first = digits.first, bytes.count >= digits.count else { return false }
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        return bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            let last = b.count - digits.count
+            while i <= last {
+                if b[i] == first && (i == 0 || !isDigit(b[i - 1])) {
+                    var j = 1
+                    while j < digits.count && b[i + j] == digits[j] { j += 1 }
+                    if j == digits.count && (i + j == b.count || !isDigit(b[i + j])) { return true }
+                }
+                i += 1
+            }
+            return false
+        }
     }
 
     /// Reads ROOT/ID in whichever format it is.

@@ -91,14 +91,30 @@ public struct ChainJudge: Sendable {
         var out = Array("chain v1 \(VerdictCache.binaryIdentity) abis \(architectures.map(\.libseccompName)) routes".utf8)
         for r in routes { out += Array(" \(r.description)=\(Compiler.actionValue(r.action))".utf8) }
         out += Array(" bpf".utf8)
+        // Each instruction as lowercase hex without leading zeros (String(_:radix: 16)) and a comma,
+        // written byte by byte: a chain has hundreds of instructions (issue 14).
+        out.reserveCapacity(out.count + chain.reduce(0) { $0 + 1 + $1.instructions.count * 17 })
         for program in chain {
-            out += Array(" ".utf8)
+            out.append(0x20)
             for i in program.instructions {
-                out += Array(String(UInt64(i.code) << 48 | UInt64(i.jt) << 40 | UInt64(i.jf) << 32 | UInt64(i.k), radix: 16).utf8)
+                Self.appendHex(UInt64(i.code) << 48 | UInt64(i.jt) << 40 | UInt64(i.jf) << 32 | UInt64(i.k), to: &out)
                 out.append(0x2c)
             }
         }
         return out
+    }
+
+    /// `String(value, radix: 16)`'s bytes, appended.
+    static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        var shift = 60
+        while shift > 0 && (value >> UInt64(shift)) & 0xf == 0 { shift -= 4 }
+        digits.withUTF8Buffer { d in
+            while shift >= 0 {
+                out.append(d[Int((value >> UInt64(shift)) & 0xf)])
+                shift -= 4
+            }
+        }
     }
 
     func judgeUncached(_ chain: [BPFProgram]) -> Judgement {

@@ -410,23 +410,40 @@ public final class Verifier {
         // Tasks not in filter mode are findings of the mode check already: only filter-mode tasks need a chain.
         let inFilterMode = live.filter { $0.status.seccomp == .filter }
         var unread = [(InspectedTask, String)]()
-        var chains = [[UInt64]: (programs: [BPFProgram], tasks: [InspectedTask])]()
-        var chainOrder = [[UInt64]]()
+        // Distinct chains in the order first seen, each with its tasks.
+        var chains = [(programs: [BPFProgram], tasks: [InspectedTask])]()
+        // Tasks grouped by their exact chain: found by one seeded hash of its bytes (a Dictionary keyed
+        // by the words hashes them one by one, and copies the entry on every append: issue 14), then
+        // compared whole.
+        var words = [[UInt64]]()
+        var byHash = [Int: [Int]]()
         for t in inFilterMode {
             switch t.state {
             case .read(let programs):
                 let key = programs.flatMap { $0.instructions.map { UInt64($0.code) << 48 | UInt64($0.jt) << 40 | UInt64($0.jf) << 32 | UInt64($0.k) } + [UInt64.max] }
-                if chains[key] == nil { chains[key] = (programs, []); chainOrder.append(key) }
-                chains[key]!.tasks.append(t)
+                var hasher = Hasher()
+                key.withUnsafeBytes { hasher.combine(bytes: $0) }
+                let h = hasher.finalize()
+                let index: Int
+                if let same = byHash[h]?.first(where: { words[$0] == key }) {
+                    index = same
+                } else {
+                    index = chains.count
+                    byHash[h, default: []].append(index)
+                    words.append(key)
+                    chains.append((programs, []))
+                }
+                chains[index].tasks.append(t)
             case .notRead(let why): unread.append((t, why))
             case .held: unread.append((t, "not read"))
             case .exited: break
             }
         }
         report.chains = chains.count
-        report.tasksRead = chains.values.reduce(0) { $0 + $1.tasks.count }
-        if let first = chainOrder.first(where: { chains[$0]!.tasks.contains { $0.tid == initPid } }) ?? chainOrder.first {
-            report.loadedFilters = chains[first]!.programs.map(\.instructions.count)
+        let chainOrder = Array(chains.indices)
+        report.tasksRead = chains.reduce(0) { $0 + $1.tasks.count }
+        if let first = chainOrder.first(where: { chains[$0].tasks.contains { $0.tid == initPid } }) ?? chainOrder.first {
+            report.loadedFilters = chains[first].programs.map(\.instructions.count)
         }
         if !unread.isEmpty {
             let shown = unread.prefix(4).map { "\($0.0.label): \($0.1)" }.joined(separator: "; ")
@@ -446,7 +463,7 @@ public final class Verifier {
         var undecided = [String]()
         for key in chainOrder {
             // One judgement per distinct chain of this container (threads mostly share theirs).
-            let c = chains[key]!
+            let c = chains[key]
             let result = judge.judge(c.programs)
             proofs += result.proofs
             undecided += result.undecided.map { "\(c.tasks[0].label): \($0)" }
@@ -456,7 +473,7 @@ public final class Verifier {
             }
         }
         let sizes = chainOrder.map { key -> String in
-            let c = chains[key]!
+            let c = chains[key]
             let who = c.tasks.count == 1 ? c.tasks[0].label : "\(c.tasks.count) threads (first: \(c.tasks[0].label))"
             return "\(who): \(c.programs.count) filter\(c.programs.count == 1 ? "" : "s") (\(c.programs.map { String($0.instructions.count) }.joined(separator: "+")) instructions)"
         }

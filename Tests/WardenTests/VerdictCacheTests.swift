@@ -382,4 +382,42 @@ struct VerdictCacheBoundsTests {
         chmod(dir + "/verdicts/" + fnv1a(weakKey), 0o600)
         #expect(judge.judge([weak]).findings.contains { $0.name == "keyctl" })
     }
+
+    @Test("the chain key's instructions are String(_:radix: 16)'s bytes, and the /proc byte helpers read lines and paths exactly")
+    func keyBytesAndProcHelpers() throws {
+        for v: UInt64 in [0, 1, 0xf, 0x10, 0xabc, 0x15_00_00_0000_0000, 0x0006_0000_7fff_0000, .max, 1 << 63, 0x20_00_01_00000004] {
+            var out = [UInt8]()
+            ChainJudge.appendHex(v, to: &out)
+            #expect(out == Array(String(v, radix: 16).utf8))
+        }
+        // A line is one only byte for byte, whole, at any place in the file; no empty line matches.
+        let text = Array("12:pids:/a\n0::/b/c\n4:memory:/a\u{301}\n".utf8) + [0xff, 0x3a, 0x2f, 0x78]
+        let n = text.count
+        #expect(ProcDir.anyLine(of: text, n, in: [Array("0::/b/c".utf8)]))
+        #expect(ProcDir.anyLine(of: text, n, in: [Array("12:pids:/a".utf8)]))
+        #expect(ProcDir.anyLine(of: text, n, in: [[0xff, 0x3a, 0x2f, 0x78]]))
+        #expect(!ProcDir.anyLine(of: text, n, in: [Array("0::/b".utf8), Array("4:memory:/a".utf8), Array("4:memory:/\u{e1}".utf8), [0xff, 0x3a, 0x2f]]))
+        #expect(!ProcDir.anyLine(of: text, n - 1, in: [[0xff, 0x3a, 0x2f, 0x78]]))
+        // Paths relative to /proc, and reads of them, as ProcFS reads the same files.
+        let proc = try #require(ProcDir())
+        defer { proc.close() }
+        var buf = [UInt8](repeating: 0, count: 8)
+        let me = getpid()
+        let link = try #require(proc.readLink(me, "ns/pid", into: &buf))
+        #expect(String(decoding: buf[0..<link], as: UTF8.self) == ProcFS.readLink("/proc/self/ns/pid").map { String($0.prefix(8)) })
+        buf = [UInt8](repeating: 0, count: 4)
+        let read = try #require(proc.read(me, "cgroup", into: &buf))
+        #expect(Array(buf[0..<read]) == ProcFS.read("/proc/self/cgroup"))
+        #expect(proc.read(Int32.max, "cgroup", into: &buf) == nil)
+        #expect(ProcFS.pids().contains(me) && ProcFS.pids() == ProcFS.pids().sorted())
+        #expect(ProcFS.threads(of: me).contains(me))
+        // A status file read in one pass: only whole keys, the value after the first colon, blanks trimmed.
+        let status = Array("Name:\t a:b \t\n\nno colon here\nSeccompx:\t0\nSeccomp:\t2\nSeccomp_filters:\t3\nNoNewPrivs:\t1\nTracerPid:\t0\nState:\tZ (zombie)\nTgid:\t42\nNSpid:\t42\t7\t1\n:\t9\nTgid2:\t5".utf8)
+        let t = try #require(TaskStatus(pid: 42, tid: 43, text: status))
+        #expect(t.name == "a:b" && t.seccomp == .filter && t.filters == 3 && t.noNewPrivs == true && t.tracerPid == 0)
+        #expect(t.state == "Z" && t.isExited && t.tgid == 42 && t.pidNamespaceDepth == 3)
+        #expect(TaskStatus(pid: 1, tid: 1, text: Array("Seccomp:\t2\n".utf8)) == nil)
+        let mine = try #require(TaskStatus.read(pid: me, tid: me))
+        #expect(mine.tgid == me && mine.pidNamespaceDepth == 1 && mine.state != nil && !mine.name.isEmpty)
+    }
 }

@@ -307,6 +307,41 @@ struct VerifyEvasionTests {
         #expect(readText("/proc/\(host)/status").contains("TracerPid:\t0\n"))
     }
 
+    @Test("a process in the container's PID namespace but in none of its cgroups (entered from the host, moved to every hierarchy's root) is found and judged")
+    func pidNamespaceOutsideCgroup() throws {
+        let dir = try tempDir("evade-uncgroup")
+        defer { cleanup(dir) }
+        let root = dir + "/root"
+        let box = try start("runc", bundle: try bundle("weak-allow", mode: "strict", in: dir, apply: true),
+                            tag: "uncgroup", root: root, ready: "evade strict ready")
+        defer { box.stop() }
+        let before = try verify(box)
+        #expect(before.status == 0, "\(before.stdout) \(before.stderr)")
+
+        // nsenter forks: its child is in the container's PID namespace, without a filter, in the host's cgroups.
+        let s = try shell("setsid nsenter -t \(box.pid) -p sleep 600 </dev/null >/dev/null 2>&1 & echo $!")
+        let outer = try #require(Int32(s.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(outer, SIGKILL) }
+        var child: Int32? = nil
+        for _ in 0..<100 where child == nil {
+            child = Int32(readText("/proc/\(outer)/task/\(outer)/children").trimmingCharacters(in: .whitespacesAndNewlines))
+            if child == nil { usleep(20_000) }
+        }
+        let inside = try #require(child)
+        defer { kill(inside, SIGKILL) }
+        // Out of every cgroup the container has: each mounted hierarchy's root.
+        let m = try shell("for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do [ -f \"$f\" ] && echo \(inside) >\"$f\" 2>/dev/null; done; cat /proc/\(inside)/cgroup")
+        let boxCgroup = readText("/proc/\(box.pid)/cgroup")
+        let shared = Set(m.stdout.split(separator: "\n")).intersection(boxCgroup.split(separator: "\n")).filter { !$0.hasSuffix(":/") }
+        #expect(shared.isEmpty, "\(m.stdout) vs \(boxCgroup)")
+        let r = try verify(box)
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("2 processes (pid namespace)"), "\(r.stdout)")
+        #expect(r.stdout.contains("pid \(inside) tid \(inside) (sleep): Seccomp 0"), "\(r.stdout)")
+        #expect(!r.stdout.contains("pid \(outer) "), "\(r.stdout)")
+        expectUntraced(box)
+    }
+
     // MARK: - Races
 
     @Test("a thread created after the first listing, by a thread that then loads a strict filter, is found by the next listing")

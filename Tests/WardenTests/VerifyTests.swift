@@ -437,4 +437,33 @@ struct VerifyTests {
         let found = try #require(sneakyResult.findings.first { $0.name == "keyctl" })
         #expect(found.args[0] == 5)
     }
+
+    @Test("find(pid:) parses only a state that holds the pid's digits, finds the same record as before, and is not fooled by a longer number")
+    func findByPidDigits() throws {
+        let dir = try tempDir("find-pid")
+        defer { cleanup(dir) }
+        let me = getpid()
+        #expect(RuntimeState.containsNumber(Array("{\"init_process_pid\":\(me),".utf8), Array(String(me).utf8)))
+        #expect(RuntimeState.containsNumber(Array("\(me)".utf8), Array(String(me).utf8)))
+        #expect(!RuntimeState.containsNumber(Array("1\(me) \(me)1 \(me)0".utf8), Array(String(me).utf8)))
+        #expect(!RuntimeState.containsNumber([], Array(String(me).utf8)))
+        let root = dir + "/root"
+        // a: another pid that contains ours; b: broken JSON, no pid; c: ours (runc); d: ours again (crun), later in order.
+        for (id, name, text) in [("a", "state.json", "{\"init_process_pid\":\(me)1,\"cgroup_paths\":{}}"),
+                                 ("b", "state.json", "{ not json"),
+                                 ("c", "state.json", "{\"init_process_pid\": \(me),\"cgroup_paths\":{\"pids\":\"/x\"},\"config\":{\"labels\":[\"bundle=/nowhere\"]}}"),
+                                 ("d", "status", "{\"pid\":\(me),\"bundle\":\"/elsewhere\"}")] {
+            try FileManager.default.createDirectory(atPath: root + "/" + id, withIntermediateDirectories: true)
+            try text.write(toFile: root + "/" + id + "/" + name, atomically: false, encoding: .utf8)
+        }
+        let found = try #require(RuntimeState.find(pid: me, roots: [root]))
+        #expect(found.id == "c" && found.format == .runc && found.ownCgroup && found.bundle == "/nowhere")
+        // The same as every record read in order would give, the broken one aside.
+        try FileManager.default.removeItem(atPath: root + "/b")
+        #expect(try RuntimeState.all(roots: [root]).first { $0.pid == me && $0.isRunning } == found)
+        // A state that holds the digits but cannot be read: nil, as before.
+        try "{\"init_process_pid\":\(me),".write(toFile: root + "/a/state.json", atomically: false, encoding: .utf8)
+        #expect(RuntimeState.find(pid: me, roots: [root]) == nil)
+        #expect(RuntimeState.find(pid: me, roots: [dir + "/absent"]) == nil)
+    }
 }
