@@ -1,3 +1,4 @@
+import WardenJSON
 /// `verify --pid N` and `verify --container ID` (with `--root`, `--json`, `--format`, `--no-deep`,
 /// `--policy`) read without ArgumentParser, which builds every subcommand's definition by reflection
 /// before it reads a word (about 3 ms, more than the C floor's whole run). The work and the output are
@@ -59,6 +60,9 @@ enum VerifyFastPath {
 
     /// The exit code when argv is a line this fast path reads, else nil.
     static func run(_ argv: [String]) -> Int32? {
-        parse(argv)?.run()
+        guard let line = parse(argv) else { return nil }
+        // One container or process, then exit: its documents are freed by the process's end.
+        JSONDocument.keptUntilExit = true
+        return line.run()
     }
 }
