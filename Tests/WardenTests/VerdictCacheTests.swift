@@ -81,6 +81,28 @@ struct VerdictCacheTests {
         }
     }
 
+    @Test("red team: a linux that is not an object (an error, computed) is not served the entry of a config with no linux.seccomp")
+    func linuxNotAnObject() throws {
+        let dir = try tempDir("cache-linux")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        // A config with no seccomp section: injected, and kept (its text ready to splice).
+        let stored = try Evaluation.evaluate(try config("no-seccomp"), policy: policy, cache: cache, splice: true)
+        #expect(stored.verdict == .injected && stored.written != nil)
+        #expect(try Evaluation.evaluate(try config("no-seccomp"), policy: policy, cache: cache, splice: true).cached)  // positive control
+        // The same config with a linux no runtime can read: computed, it is an error (the hook fails closed);
+        // it must not be answered "injected" from the entry above (precreate would write a config).
+        for value: JSON in [.string("x"), .array([]), .array([.object([("seccomp", .object([("defaultAction", .string("SCMP_ACT_ALLOW"))]))])]), .int(1), .bool(true)] {
+            let c = try config("no-seccomp")
+            c.document.set(value, at: c.document.root, key: "linux")
+            #expect(throws: WardenError.self, "\(value)") { try Evaluation.evaluate(c, policy: policy) }
+            #expect(throws: WardenError.self, "\(value)") { try Evaluation.evaluate(c, policy: policy, cache: cache, splice: true) }
+            #expect(throws: WardenError.self, "\(value)") { try Evaluation.evaluate(c, policy: policy, cache: cache) }
+            #expect(throws: WardenError.self, "\(value)") { try Evaluation.evaluate(c, policy: policy, needsProfile: false, cache: cache) }
+        }
+    }
+
     @Test("an untrusted folder or entry is never read: group-writable folder, foreign owner, forged input")
     func untrusted() throws {
         let dir = try tempDir("cache-bad")
