@@ -217,6 +217,19 @@ struct VerdictCacheTests {
         #expect(back.root["linux"]?["z"]?.int64 == 1)
     }
 
+    @Test("red team: the splice's placeholder is searched for with its key (\"seccomp\":N), not as a bare :N another key's number could match")
+    func spliceNeedleNamesKey() throws {
+        let n: Int64 = 4611686018427387904
+        // Another key holding the placeholder's number: only "seccomp":N is the placeholder.
+        let text = #"{"a":{"x":4611686018427387904},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW"},"z":1}}"#
+        let doc = try JSONDocument(bytes: Array(text.utf8), name: "c")
+        let linux = try #require(doc.root["linux"])
+        let out = try #require(doc.compactSplicing(Array(#"{"defaultAction":"SCMP_ACT_ERRNO"}"#.utf8), at: linux, key: "seccomp", nonce: n),
+                               "the placeholder was not found once")
+        #expect(String(decoding: out, as: UTF8.self)
+                == #"{"a":{"x":4611686018427387904},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"},"z":1}}"#)
+    }
+
     @Test("the key's exact form tells apart what serialization would: split strings, types, numbers, key order, nesting")
     func exactFormApart() throws {
         func form(_ text: String) throws -> [UInt8] {
