@@ -81,6 +81,23 @@ struct VerdictCacheTests {
         }
     }
 
+    @Test("red team: a policy changed after load (other deny rules, other architectures) is not served its original's verdicts")
+    func replacedPolicy() throws {
+        let dir = try tempDir("cache-replaced")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        let first = try Evaluation.evaluate(try config("docker-default"), policy: policy, cache: cache)
+        #expect(try Evaluation.evaluate(try config("docker-default"), policy: policy, cache: cache).cached)  // positive control
+        for other in [policy.replacing(deny: [], architectures: nil),
+                      policy.replacing(deny: Builtin.denyRules, architectures: [.x86_64])] {
+            let uncached = try Evaluation.evaluate(try config("docker-default"), policy: other)
+            let e = try Evaluation.evaluate(try config("docker-default"), policy: other, cache: cache)
+            #expect(!e.cached && e.verdict == uncached.verdict, "\(first.summary) served for \(uncached.summary)")
+            #expect(e.changes.map(\.description) == uncached.changes.map(\.description))
+        }
+    }
+
     @Test("red team: a linux that is not an object (an error, computed) is not served the entry of a config with no linux.seccomp")
     func linuxNotAnObject() throws {
         let dir = try tempDir("cache-linux")
