@@ -82,13 +82,15 @@ public final class JSONDocument {
     /// value), spliced in as it is, not parsed: what `set` then `serialized(.compact)` would give for
     /// that value. The key holds a placeholder afterwards. nil when the placeholder could not be found
     /// exactly once (then parse `text` and set it instead).
-    public func compactSplicing(_ text: [UInt8], at parent: JSONNode, key: String) -> [UInt8]? {
+    /// `nonce`: the placeholder (tests choose it).
+    public func compactSplicing(_ text: [UInt8], at parent: JSONNode, key: String,
+                                nonce: Int64 = Int64.random(in: (1 << 62)...Int64.max)) -> [UInt8]? {
         // A random 19-digit number no input can know in advance: found once, it is our placeholder.
-        let nonce = Int64.random(in: (1 << 62)...Int64.max)
         set(.int(nonce), at: parent, key: key)
         let out = serialized(.compact)
-        var keyText = JSON.string(key).serialized(.compact)
-        keyText.append(UInt8(ascii: ":"))
+        // The key as jansson writes it, `"seccomp":`, cut from a one-key object: jansson writes no bare
+        // string (JSON.string(key).serialized is empty), which left the needle a bare `:N`.
+        let keyText = Array(JSON.object([(key, .null)]).serialized(.compact).dropFirst().dropLast(5))  // {…null}
         let needle = keyText + Array(String(nonce).utf8)
         // Every place the needle occurs (the output is small once the value is a number).
         var found = [Int]()

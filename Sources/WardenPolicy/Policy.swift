@@ -91,6 +91,9 @@ public struct Policy {
         p.denySources = []
         p.denyOrigins = []
         p.architectures = archs
+        // Another policy than the files the digest names: the verdict cache keys on the digest.
+        p.digest = digest + " replaced " + fnv1a(JSON.object([("deny", .array(rules.map(\.json))),
+                                                           ("architectures", archs.map { .array($0.map { .string($0.rawValue) }) } ?? .null)]).serialized(.compact))
         return p
     }
 

@@ -53,6 +53,9 @@ public struct VerdictCache: Sendable {
         // The seccomp section and the capabilities in their exact form (JSONNode.exactForm: lengths and
         // raw bytes; ["A,B"] and ["A","B"] differ), not serialized: that was a third of a warm gate.
         let linux = config.document.root["linux"]
+        // A linux that is neither an object nor null is an error (`OCIConfig.seccomp`), never a key: its
+        // seccomp would read as absent, and it would be served the entry of a config with no section.
+        if let linux, linux.kind != .object && !linux.isNull { return nil }
         guard let seccomp = linux?["seccomp"].map({ $0.exactForm }) ?? Array("null".utf8),
               let caps = config.document.root["process"]?["capabilities"]?["bounding"].map({ $0.exactForm }) ?? Array("null".utf8)
         else { return nil }

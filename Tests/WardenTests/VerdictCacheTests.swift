@@ -81,6 +81,45 @@ struct VerdictCacheTests {
         }
     }
 
+    @Test("red team: a policy changed after load (other deny rules, other architectures) is not served its original's verdicts")
+    func replacedPolicy() throws {
+        let dir = try tempDir("cache-replaced")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        let first = try Evaluation.evaluate(try config("docker-default"), policy: policy, cache: cache)
+        #expect(try Evaluation.evaluate(try config("docker-default"), policy: policy, cache: cache).cached)  // positive control
+        for other in [policy.replacing(deny: [], architectures: nil),
+                      policy.replacing(deny: Builtin.denyRules, architectures: [.x86_64])] {
+            let uncached = try Evaluation.evaluate(try config("docker-default"), policy: other)
+            let e = try Evaluation.evaluate(try config("docker-default"), policy: other, cache: cache)
+            #expect(!e.cached && e.verdict == uncached.verdict, "\(first.summary) served for \(uncached.summary)")
+            #expect(e.changes.map(\.description) == uncached.changes.map(\.description))
+        }
+    }
+
+    @Test("red team: a linux that is not an object (an error, computed) is not served the entry of a config with no linux.seccomp")
+    func linuxNotAnObject() throws {
+        let dir = try tempDir("cache-linux")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        // A config with no seccomp section: injected, and kept (its text ready to splice).
+        let stored = try Evaluation.evaluate(try config("no-seccomp"), policy: policy, cache: cache, splice: true)
+        #expect(stored.verdict == .injected && stored.written != nil)
+        #expect(try Evaluation.evaluate(try config("no-seccomp"), policy: policy, cache: cache, splice: true).cached)  // positive control
+        // The same config with a linux no runtime can read: computed, it is an error (the hook fails closed);
+        // it must not be answered "injected" from the entry above (precreate would write a config).
+        for value: JSON in [.string("x"), .array([]), .array([.object([("seccomp", .object([("defaultAction", .string("SCMP_ACT_ALLOW"))]))])]), .int(1), .bool(true)] {
+            let c = try config("no-seccomp")
+            c.document.set(value, at: c.document.root, key: "linux")
+            #expect(throws: WardenError.self, "\(value)") { try Evaluation.evaluate(c, policy: policy) }
+            #expect(throws: WardenError.self, "\(value)") { try Evaluation.evaluate(c, policy: policy, cache: cache, splice: true) }
+            #expect(throws: WardenError.self, "\(value)") { try Evaluation.evaluate(c, policy: policy, cache: cache) }
+            #expect(throws: WardenError.self, "\(value)") { try Evaluation.evaluate(c, policy: policy, needsProfile: false, cache: cache) }
+        }
+    }
+
     @Test("an untrusted folder or entry is never read: group-writable folder, foreign owner, forged input")
     func untrusted() throws {
         let dir = try tempDir("cache-bad")
@@ -193,6 +232,19 @@ struct VerdictCacheTests {
         #expect(back.root["a"]?["seccomp"]?.int64 == 4611686018427387904)
         #expect(back.root["annotations"]?["seccomp"]?.string == #""seccomp":4611686018427387904"#)
         #expect(back.root["linux"]?["z"]?.int64 == 1)
+    }
+
+    @Test("red team: the splice's placeholder is searched for with its key (\"seccomp\":N), not as a bare :N another key's number could match")
+    func spliceNeedleNamesKey() throws {
+        let n: Int64 = 4611686018427387904
+        // Another key holding the placeholder's number: only "seccomp":N is the placeholder.
+        let text = #"{"a":{"x":4611686018427387904},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW"},"z":1}}"#
+        let doc = try JSONDocument(bytes: Array(text.utf8), name: "c")
+        let linux = try #require(doc.root["linux"])
+        let out = try #require(doc.compactSplicing(Array(#"{"defaultAction":"SCMP_ACT_ERRNO"}"#.utf8), at: linux, key: "seccomp", nonce: n),
+                               "the placeholder was not found once")
+        #expect(String(decoding: out, as: UTF8.self)
+                == #"{"a":{"x":4611686018427387904},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"},"z":1}}"#)
     }
 
     @Test("the key's exact form tells apart what serialization would: split strings, types, numbers, key order, nesting")
