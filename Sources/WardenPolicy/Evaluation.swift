@@ -48,7 +48,8 @@ public struct Evaluation {
         if let cache, let hit = cache.lookup(config, policy: policy, withProfile: needsProfile, splice: splice) { return hit }
         let current = try config.seccomp()
         var e = try judge(current, config, policy: policy, needsProfile: needsProfile)
-        if needsProfile, let profile = e.profile {
+        // Only for whom reads it: the splicing caller, or the cache (a later precreate).
+        if needsProfile && (splice || cache != nil), let profile = e.profile {
             let text = config.writtenSeccompText(profile)
             if !text.isEmpty { e.written = text }
         }
