@@ -38,31 +38,36 @@ public enum FileIO {
     }
 
     /// Reads a descriptor to its end (hooks must drain stdin). Past `cap` it keeps draining, then fails.
-    /// swift-system's descriptor calls retry on EINTR.
+    /// Plain read(2), retried on EINTR: swift-system's generic calls instantiate type metadata at run
+    /// time, a measurable part of a warm hook.
     public static func readAll(fd: Int32, name: String, cap: Int = sizeCap, sizeHint: Int = 0) throws(WardenError) -> [UInt8] {
-        let file = FileDescriptor(rawValue: fd)
         var out = [UInt8]()
         out.reserveCapacity(sizeHint > 0 ? sizeHint + 1 : 64 << 10)
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        // Not zero-filled: only the bytes read are copied out.
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 1)
+        defer { chunk.deallocate() }
         var total = 0
         while true {
-            let n: Int
-            do { n = try chunk.withUnsafeMutableBytes { try file.read(into: $0) } } catch {
-                let e = error as? Errno
-                if e == .wouldBlock { break }  // a FIFO with no writer opened O_NONBLOCK
-                throw .system("cannot read: \(errnoText(e?.rawValue ?? EIO))", file: name)
+            let n = retrying { Glibc.read(fd, chunk.baseAddress, chunk.count) }
+            if n < 0 {
+                if errno == EAGAIN { break }  // a FIFO with no writer opened O_NONBLOCK
+                throw .system("cannot read: \(errnoText(errno))", file: name)
             }
             if n == 0 { break }
             total += n
-            if total <= cap { out.append(contentsOf: chunk[0..<n]) }
+            if total <= cap { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n])) }
         }
         if total > cap { throw .input("is \(total) bytes, over the \(cap)-byte limit", file: name) }
         return out
     }
 
+    /// Writes every byte (write(2) again after a short write, retried on EINTR).
     public static func writeAll(fd: Int32, _ bytes: [UInt8], name: String) throws(WardenError) {
-        do { _ = try FileDescriptor(rawValue: fd).writeAll(bytes) } catch {
-            throw .system("cannot write: \(errnoText((error as? Errno)?.rawValue ?? EIO))", file: name)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { b in retrying { Glibc.write(fd, b.baseAddress! + done, b.count - done) } }
+            if n < 0 { throw .system("cannot write: \(errnoText(errno))", file: name) }
+            done += n
         }
     }
 
@@ -108,7 +113,7 @@ public func errnoText(_ e: Int32) -> String {
 }
 
 @inline(__always)
-func retrying(_ body: () -> Int32) -> Int32 {
+func retrying<T: BinaryInteger>(_ body: () -> T) -> T {
     while true {
         let r = body()
         if r >= 0 || errno != EINTR { return r }

@@ -51,6 +51,8 @@ public final class JSONDocument {
     /// Sets `key` of the object at `parentPath` (creating nothing: the parent must exist), or removes it with nil.
     public func set(_ value: JSON?, at parent: JSONNode, key: String) {
         precondition(parent.kind == .object)
+        // Kept until exit: the value replaced is not freed node by node either (a profile: 0.1 M instructions).
+        if JSONDocument.keptUntilExit, let old = json_object_get(parent.raw, key) { json_incref(old) }
         if let value {
             json_object_set_new(parent.raw, key, value.makeRaw())
         } else {

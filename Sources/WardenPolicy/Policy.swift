@@ -42,18 +42,32 @@ public struct Policy {
     /// container's own capabilities (`inject` is its conversion for Docker's default capabilities).
     public internal(set) var injectSource: DockerProfile? = nil
     /// Rules no container may escape, as a profile whose default allows.
-    public internal(set) var deny: [LinuxSyscall]
+    public internal(set) var deny: [LinuxSyscall] {
+        get { denyStorage ?? Builtin.denyRules }
+        set { denyStorage = newValue }
+    }
+    /// nil: the built-in rules as they are, built on first use (a hook served from the verdict cache
+    /// never reads them).
+    var denyStorage: [LinuxSyscall]? = nil
     /// For each rule of `deny`, where the user wrote it: the policy's `deny[N]` (its `names` are the
     /// user's `names` when the rule is theirs as written), so errors name the entry written, not the one
     /// after expansion.
-    var denyOrigins: [(path: JSONPath, names: [String]?)] = []
+    var denyOrigins: [(path: JSONPath, names: [String]?)] {
+        get { denyOriginsStorage ?? deny.map { _ in (JSONPath.root, nil) } }
+        set { denyOriginsStorage = newValue }
+    }
+    var denyOriginsStorage: [(path: JSONPath, names: [String]?)]? = nil
     /// Syscalls whose deny rules log (SCMP_ACT_LOG) instead of denying: `"action": "log"` entries.
     /// Under `mode: observe` every deny rule logs.
     public internal(set) var logged: Set<String> = []
     /// Deny sets named by file in Docker/podman format: converted again for each container's own
     /// capabilities, after the policy's other deny rules (`denyBase`).
     public internal(set) var denySources: [DockerProfile] = []
-    var denyBase: [LinuxSyscall] = []
+    var denyBase: [LinuxSyscall] {
+        get { denyBaseStorage ?? Builtin.denyRules }
+        set { denyBaseStorage = newValue }
+    }
+    var denyBaseStorage: [LinuxSyscall]? = nil
 
     /// The deny rules for one container: the fixed ones plus each Docker-format set converted for it.
     public func deny(for context: ConversionContext) throws(WardenError) -> [LinuxSyscall] {

@@ -96,10 +96,15 @@ extension Policy {
         // are added; a Docker-format one is converted for each container's own capabilities.
         // {"capability": NAME, "action": "log"} or a rule with "action": "log" (or SCMP_ACT_LOG): those
         // syscalls are logged instead of denied, wherever else the list denies them.
-        deny = Builtin.denyRules
-        var rules = deny.map { ($0, JSONPath.root / "deny", [String]?.none) }
-        if let d = root["deny"] {
-            rules = []
+        // ["builtin"] alone (the built-in policy's own) is the built-in rules as they are: left to
+        // `deny`'s default, like no "deny" at all.
+        var builtinAlone = false
+        if mode != .observe, let d = root["deny"], d.kind == .array {
+            let items = d.elements
+            builtinAlone = items.count == 1 && items[0].string == "builtin"
+        }
+        if let d = root["deny"], !builtinAlone {
+            var rules = [(LinuxSyscall, JSONPath, [String]?)]()
             var base = [Bool]()
             for item in try d.expectArray() {
                 func add(_ new: [LinuxSyscall], own: [String]? = nil, fixed: Bool = true) {
@@ -160,15 +165,14 @@ extension Policy {
             }
             // Observed syscalls log, in every rule that names them (the rules kept their origins).
             let out = Self.observed(rules.indices.map { (rules[$0].0, $0) }, all: mode == .observe, logged: logged)
-            deny = out.map(\.0)
-            denyOrigins = out.map { (rules[$0.1].1, rules[$0.1].2) }
-            denyBase = out.filter { base[$0.1] }.map(\.0)
-        } else {
-            let out = Self.observed(rules.indices.map { (rules[$0].0, $0) }, all: mode == .observe, logged: logged)
-            deny = out.map(\.0)
-            denyOrigins = out.map { _ in (JSONPath.root, nil) }
-            denyBase = deny
+            denyStorage = out.map(\.0)
+            denyOriginsStorage = out.map { (rules[$0.1].1, rules[$0.1].2) }
+            denyBaseStorage = out.filter { base[$0.1] }.map(\.0)
+        } else if mode == .observe {  // (no "deny": under observe every built-in rule logs)
+            denyStorage = Self.observed(Builtin.denyRules.map { ($0, 0) }, all: true, logged: logged).map(\.0)
+            denyBaseStorage = denyStorage
         }
+        // Otherwise the built-in rules as they are (`deny`'s default), built only if read.
         forbiddenFlags = [.specAllow]
         if let f = root["forbiddenFlags"] {
             forbiddenFlags = []
@@ -224,9 +228,10 @@ extension Policy {
     /// Cross-field checks: names libseccomp knows, no contradictory unconditional deny rules.
     func validate(root: JSONNode) throws(WardenError) {
         var unconditional = [String: RuleAction]()
+        let origins = denyOrigins
         for (i, rule) in deny.enumerated() {
             // The entry the user wrote (deny[N], and its names[J] when the rule is theirs as written).
-            let origin = i < denyOrigins.count ? denyOrigins[i] : (path: JSONPath.root / "deny" / i, names: rule.names)
+            let origin = i < origins.count ? origins[i] : (path: JSONPath.root / "deny" / i, names: rule.names)
             for name in rule.names {
                 if !Syscalls.isKnown(name) {
                     let j = origin.names?.firstIndex(of: name)
