@@ -65,3 +65,98 @@ static inline int sw_json_form_append(sw_json_form *f, const json_t *v) {
     default: return sw_json_form_tag(f, 'n', 0);
     }
 }
+
+/* Reading a few members of a large document without parsing the rest (runc's state.json: some 30 KB,
+   most of it the container's config, of which the verifier needs four values). These find where a
+   value is; the values found are then parsed by jansson. They do not check what they skip as jansson
+   would: a caller uses them only where the document's writer is trusted (root's runtime state). */
+
+static inline size_t sw_json_ws(const char *s, size_t n, size_t i) {
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    return i;
+}
+
+/* The end of the value that starts at s[i], or (size_t)-1. Brackets must match, strings must end. */
+static inline size_t sw_json_skip(const char *s, size_t n, size_t i) {
+    char stack[2048]; /* jansson's own depth limit */
+    size_t depth = 0;
+    do {
+        if (i >= n) return (size_t)-1;
+        char c = s[i];
+        if (c == '"') {
+            i++;
+            while (i < n && s[i] != '"') {
+                if ((unsigned char)s[i] < 0x20) return (size_t)-1;
+                i += s[i] == '\\' ? 2 : 1;
+            }
+            if (i >= n) return (size_t)-1;
+            i++;
+        } else if (c == '{' || c == '[') {
+            if (depth == sizeof stack) return (size_t)-1;
+            stack[depth++] = c == '{' ? '}' : ']';
+            i++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0 || stack[depth - 1] != c) return (size_t)-1;
+            depth--;
+            i++;
+        } else if (depth > 0 && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            i++;
+        } else {
+            size_t start = i;
+            while (i < n && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-' || s[i] == '+' || s[i] == '.' || s[i] == 'E')) i++;
+            if (i == start) return (size_t)-1;
+        }
+    } while (depth > 0);
+    return i;
+}
+
+/* The members `keys[0..<count]` of the object at s[at...] (which ends before n): 0, with each found
+   member's value at [vs[j], ve[j]) and (size_t)-1 in both for each absent one; -1 when that cannot be
+   told without a full parse (malformed, a key written with an escape, one of `keys` twice: jansson,
+   told to reject duplicates, would refuse the document). `whole`: the object is the whole document
+   (nothing but white space may follow it). */
+static inline int sw_json_members(const char *s, size_t n, size_t at, const char *const *keys, size_t count, int whole,
+                                  size_t *vs, size_t *ve) {
+    for (size_t j = 0; j < count; j++) vs[j] = ve[j] = (size_t)-1;
+    size_t i = sw_json_ws(s, n, at);
+    if (i >= n || s[i] != '{') return -1;
+    i = sw_json_ws(s, n, i + 1);
+    if (i < n && s[i] == '}') return whole && sw_json_ws(s, n, i + 1) != n ? -1 : 0;
+    for (;;) {
+        if (i >= n || s[i] != '"') return -1;
+        size_t k = ++i;
+        while (i < n && s[i] != '"') {
+            if (s[i] == '\\' || (unsigned char)s[i] < 0x20) return -1;
+            i++;
+        }
+        if (i >= n) return -1;
+        size_t kl = i - k;
+        i = sw_json_ws(s, n, i + 1);
+        if (i >= n || s[i] != ':') return -1;
+        i = sw_json_ws(s, n, i + 1);
+        size_t e = sw_json_skip(s, n, i);
+        if (e == (size_t)-1) return -1;
+        for (size_t j = 0; j < count; j++) {
+            if (strlen(keys[j]) != kl || memcmp(s + k, keys[j], kl) != 0) continue;
+            if (vs[j] != (size_t)-1) return -1;
+            vs[j] = i;
+            ve[j] = e;
+        }
+        i = sw_json_ws(s, n, e);
+        if (i < n && s[i] == ',') { i = sw_json_ws(s, n, i + 1); continue; }
+        if (i < n && s[i] == '}') return whole && sw_json_ws(s, n, i + 1) != n ? -1 : 0;
+        return -1;
+    }
+}
+
+/* runc's state.json: where init_process_pid, init_process_start, cgroup_paths and config.labels are
+   (vs[0..<4], ve[0..<4]; (size_t)-1 for an absent one); 0, or -1 as sw_json_members (a config that is
+   not an object is -1 too: the full parse then reads it as before). */
+static inline int sw_runc_state_members(const char *s, size_t n, size_t *vs, size_t *ve) {
+    static const char *const top[] = {"init_process_pid", "init_process_start", "cgroup_paths", "config"};
+    static const char *const config[] = {"labels"};
+    if (sw_json_members(s, n, 0, top, 4, 1, vs, ve)) return -1;
+    if (vs[3] == (size_t)-1) return 0;
+    if (s[vs[3]] != '{') return -1;
+    return sw_json_members(s, ve[3], vs[3], config, 1, 0, vs + 3, ve + 3);
+}

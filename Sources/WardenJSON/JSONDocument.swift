@@ -115,6 +115,18 @@ public final class JSONDocument {
     public func serialized(_ style: Style = .indented) -> [UInt8] {
         root.serialized(style)
     }
+
+    /// Where runc's state.json (`bytes`) holds init_process_pid, init_process_start, cgroup_paths and
+    /// config.labels, each nil when absent, found without parsing the rest (`sw_runc_state_members`);
+    /// nil when that cannot be told without a full parse.
+    public static func runcStateMembers(_ bytes: [UInt8]) -> [Range<Int>?]? {
+        var vs = [Int](repeating: -1, count: 4), ve = [Int](repeating: -1, count: 4)
+        let status = bytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { sw_runc_state_members($0.baseAddress, $0.count, &vs, &ve) }
+        }
+        guard status == 0 else { return nil }
+        return (0..<4).map { vs[$0] >= 0 && ve[$0] >= vs[$0] && ve[$0] <= bytes.count ? vs[$0]..<ve[$0] : nil }
+    }
 }
 
 /// A read-only view of one value in a jansson tree, with the path that reached it.
