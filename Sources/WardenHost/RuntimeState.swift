@@ -180,18 +180,18 @@ public enum RuntimeState {
     static func runcEssentials(_ bytes: [UInt8]) -> [UInt8]? {
         guard let ranges = JSONDocument.runcStateMembers(bytes) else { return nil }
         var out: [UInt8] = [UInt8(ascii: "{")]
-        func member(_ name: String, _ j: Int, wrap: String? = nil) {
-            guard let range = ranges[j] else { return }
+        func member(_ name: String, _ range: Range<Int>?, wrap: String? = nil) {
+            guard let range else { return }
             if out.count > 1 { out.append(UInt8(ascii: ",")) }
             out += Array("\"\(name)\":".utf8)
             if let wrap { out += Array("{\"\(wrap)\":".utf8) }
             out += bytes[range]
             if wrap != nil { out.append(UInt8(ascii: "}")) }
         }
-        member("init_process_pid", 0)
-        member("init_process_start", 1)
-        member("cgroup_paths", 2)
-        member("config", 3, wrap: "labels")
+        member("init_process_pid", ranges.0)
+        member("init_process_start", ranges.1)
+        member("cgroup_paths", ranges.2)
+        member("config", ranges.3, wrap: "labels")
         out.append(UInt8(ascii: "}"))
         return out
     }

@@ -119,13 +119,22 @@ public final class JSONDocument {
     /// Where runc's state.json (`bytes`) holds init_process_pid, init_process_start, cgroup_paths and
     /// config.labels, each nil when absent, found without parsing the rest (`sw_runc_state_members`);
     /// nil when that cannot be told without a full parse.
-    public static func runcStateMembers(_ bytes: [UInt8]) -> [Range<Int>?]? {
-        var vs = [Int](repeating: -1, count: 4), ve = [Int](repeating: -1, count: 4)
+    /// (A tuple, not an array of optional ranges: that array's type is built at run time, 0.2 M instructions.)
+    public static func runcStateMembers(_ bytes: [UInt8]) -> (Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?)? {
+        var vs = (-1, -1, -1, -1), ve = (-1, -1, -1, -1)
         let status = bytes.withUnsafeBufferPointer { b in
-            b.withMemoryRebound(to: CChar.self) { sw_runc_state_members($0.baseAddress, $0.count, &vs, &ve) }
+            b.withMemoryRebound(to: CChar.self) { c in
+                withUnsafeMutableBytes(of: &vs) { v in
+                    withUnsafeMutableBytes(of: &ve) { e in
+                        sw_runc_state_members(c.baseAddress, c.count, v.baseAddress!.assumingMemoryBound(to: Int.self),
+                                              e.baseAddress!.assumingMemoryBound(to: Int.self))
+                    }
+                }
+            }
         }
         guard status == 0 else { return nil }
-        return (0..<4).map { vs[$0] >= 0 && ve[$0] >= vs[$0] && ve[$0] <= bytes.count ? vs[$0]..<ve[$0] : nil }
+        func range(_ s: Int, _ e: Int) -> Range<Int>? { s >= 0 && e >= s && e <= bytes.count ? s..<e : nil }
+        return (range(vs.0, ve.0), range(vs.1, ve.1), range(vs.2, ve.2), range(vs.3, ve.3))
     }
 }
 

@@ -88,7 +88,10 @@ public struct ChainJudge: Sendable {
     /// Everything a judgement depends on: this binary (its proof, its syscall tables), the ABIs, every
     /// route with the action it requires, and every instruction of every filter, in order.
     func cacheKey(_ chain: [BPFProgram]) -> [UInt8] {
-        var out = Array("chain v1 \(VerdictCache.binaryIdentity) abis \(architectures.map(\.libseccompName)) routes".utf8)
+        // Built from bytes: an array's description ("\(array)") looks up conformances at run time (0.4 M).
+        var out = Array("chain v2 \(VerdictCache.binaryIdentity) abis".utf8)
+        for a in architectures { out += [0x20] + Array(a.libseccompName.utf8) }
+        out += Array(" routes".utf8)
         for r in routes { out += Array(" \(r.description)=\(Compiler.actionValue(r.action))".utf8) }
         out += Array(" bpf".utf8)
         // Each instruction as lowercase hex without leading zeros (String(_:radix: 16)) and a comma,

@@ -221,9 +221,16 @@ public final class Verifier {
     /// The process's bounding capability set, from the kernel (`CapBnd:` in /proc/PID/status); nil when unreadable.
     static func boundingSet(_ pid: Int32) -> [String]? {
         guard let text = ProcFS.readText("/proc/\(pid)/status") else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("CapBnd:") {
-            let hex = line.dropFirst("CapBnd:".count).drop { $0 == " " || $0 == "\t" }
-            return UInt64(hex, radix: 16).map { ConversionContext.capabilities(mask: $0) }
+        // By bytes: splitting the text into Characters was 0.6 M instructions of a warm verify.
+        let bytes = Array(text.utf8), key = Array("CapBnd:".utf8)
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: 10) ?? bytes.count
+            if bytes[start..<end].starts(with: key) {
+                let hex = bytes[(start + key.count)..<end].drop { $0 == 0x20 || $0 == 0x09 }
+                return UInt64(String(decoding: hex, as: UTF8.self), radix: 16).map { ConversionContext.capabilities(mask: $0) }
+            }
+            start = end + 1
         }
         return nil
     }
@@ -478,19 +485,19 @@ public final class Verifier {
             return "\(who): \(c.programs.count) filter\(c.programs.count == 1 ? "" : "s") (\(c.programs.map { String($0.instructions.count) }.joined(separator: "+")) instructions)"
         }
         let shownSizes = "\(report.tasksRead) thread\(report.tasksRead == 1 ? "" : "s") read while stopped, \(chains.count) distinct chain\(chains.count == 1 ? "" : "s"): "
-            + sizes.prefix(3).joined(separator: "; ") + (sizes.count > 3 ? "; and \(sizes.count - 3) more" : "")
+            + Array(sizes.prefix(3)).joined(separator: "; ") + (sizes.count > 3 ? "; and \(sizes.count - 3) more" : "")
         let arches = judge.architectures.map(\.libseccompName).joined(separator: ", ")
         let scope = "\(judge.routes.count) routes to \(judge.names.count) site-denied syscalls and every syscall newer than libseccomp, on \(arches), \(proofs) proofs over every argument value and instruction pointer"
         if !undecided.isEmpty {
             report.checks.append(.init("loaded filters", .unverified,
-                                       "\(shownSizes): \(undecided.count) route\(undecided.count == 1 ? "" : "s") the proof could not decide: \(undecided.prefix(3).joined(separator: "; "))" + (undecided.count > 3 ? "; and \(undecided.count - 3) more" : "")))
+                                       "\(shownSizes): \(undecided.count) route\(undecided.count == 1 ? "" : "s") the proof could not decide: \(Array(undecided.prefix(3)).joined(separator: "; "))" + (undecided.count > 3 ? "; and \(undecided.count - 3) more" : "")))
         }
         if order.isEmpty {
             if undecided.isEmpty {
                 report.checks.append(.init("loaded filters", .ok, "\(shownSizes); \(scope): every one denied at least as strictly as the policy"))
             }
         } else {
-            report.checks.append(.init("loaded filters", .finding, "\(shownSizes); \(scope): \(order.count) denied syscall\(order.count == 1 ? "" : "s") let through: \(order.prefix(8).joined(separator: ", "))\(order.count > 8 ? ", and \(order.count - 8) more" : "")"))
+            report.checks.append(.init("loaded filters", .finding, "\(shownSizes); \(scope): \(order.count) denied syscall\(order.count == 1 ? "" : "s") let through: \(Array(order.prefix(8)).joined(separator: ", "))\(order.count > 8 ? ", and \(order.count - 8) more" : "")"))
         }
         report.syscallFindings = order.map { byName[$0]! }
         for f in report.syscallFindings {
