@@ -329,6 +329,9 @@ struct VerifyEvasionTests {
         }
         let inside = try #require(child)
         defer { kill(inside, SIGKILL) }
+        // nsenter's child is "nsenter" until it execs sleep: wait for the name the report must give.
+        for _ in 0..<250 where readText("/proc/\(inside)/comm") != "sleep\n" { usleep(20_000) }
+        #expect(readText("/proc/\(inside)/comm") == "sleep\n")
         // Out of every cgroup the container has: each mounted hierarchy's root.
         let m = try shell("for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do [ -f \"$f\" ] && echo \(inside) >\"$f\" 2>/dev/null; done; cat /proc/\(inside)/cgroup")
         let boxCgroup = readText("/proc/\(box.pid)/cgroup")
