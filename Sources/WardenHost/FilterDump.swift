@@ -87,6 +87,22 @@ public final class TaskStopper {
     public func waitForStops(deadline: UInt64) -> [Int32: DumpError] {
         var failed = [Int32: DumpError]()
         var sleepMicros: UInt32 = 10
+        // The kernel tells a tracer of each stop with SIGCHLD. Blocked here, it stays pending and ends the
+        // wait at once (sigtimedwait), where a sleep ran on (the backoff doubled the time to see a stop:
+        // issue 14). The wait's bound is still the backoff, so a SIGCHLD another thread of the process
+        // takes costs no more than the poll did. A caller that blocks SIGCHLD itself keeps it: then sleep.
+        var chld = sigset_t(), old = sigset_t()
+        sigemptyset(&chld)
+        sigaddset(&chld, SIGCHLD)
+        pthread_sigmask(SIG_BLOCK, &chld, &old)
+        let ours = sigismember(&old, SIGCHLD) == 0
+        defer {
+            if ours {
+                var zero = timespec()
+                while sigtimedwait(&chld, nil, &zero) > 0 {}  // one left pending would be ours, not the caller's
+            }
+            pthread_sigmask(SIG_SETMASK, &old, nil)
+        }
         while !pending.isEmpty {
             for tid in pending.sorted() {
                 var status: Int32 = 0
@@ -111,7 +127,15 @@ public final class TaskStopper {
                 pending.removeAll()
                 break
             }
-            usleep(sleepMicros)
+            if ours {
+                let now = Self.now()
+                let left = deadline > now ? deadline - now : 0
+                let ns = min(UInt64(sleepMicros) * 1000, left)
+                var wait = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+                _ = sigtimedwait(&chld, nil, &wait)
+            } else {
+                usleep(sleepMicros)
+            }
             sleepMicros = min(sleepMicros * 2, 2000)
         }
         return failed
