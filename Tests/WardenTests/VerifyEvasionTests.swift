@@ -298,6 +298,9 @@ struct VerifyEvasionTests {
         let s = try shell("setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!")
         let host = try #require(Int32(s.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         defer { kill(host, SIGKILL) }
+        // The shell's fork is "bash", then "setsid", until it execs sleep: wait for the name the report must give.
+        for _ in 0..<500 where readText("/proc/\(host)/comm") != "sleep\n" { usleep(20_000) }
+        #expect(readText("/proc/\(host)/comm") == "sleep\n")
         try "\(host)\n".write(toFile: pidsCgroup + "/cgroup.procs", atomically: false, encoding: .utf8)
         let r = try verify(box)
         #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
