@@ -367,7 +367,7 @@ struct VerifyEvasionTests {
                 guard round == 1 else { return }
                 // The first listing saw one thread; now it makes a second and turns strict itself.
                 kill(box.pid, SIGUSR1)
-                for _ in 0..<100 where !readText(box.bundle + "/log").contains("evade late-thread done") { usleep(20_000) }
+                for _ in 0..<750 where !readText(box.bundle + "/log").contains("evade late-thread done") { usleep(20_000) }
                 fired = true
             }
             let report = try verifier.verify(record)
