@@ -593,7 +593,9 @@ struct VerifyEvasionTests {
         defer { cleanup(dir) }
         for dropped in [true, false] {
             let b = dir + "/b-\(dropped)"
-            let m = try shell("make_bundle \(Repo.sample("weak-allow"))/config.json \(b) /bin/sh -c 'sleep 2; echo survived'")
+            // Killed, the container must not get to say "survived": give the hook (a debug build on a loaded
+            // machine) ample time for that; the control, which survives anyway, stays short.
+            let m = try shell("make_bundle \(Repo.sample("weak-allow"))/config.json \(b) /bin/sh -c 'sleep \(dropped ? 10 : 2); echo survived'")
             #expect(m.status == 0, "\(m.stderr)")
             #expect(try warden(["apply", b]).status == 0)
             let log = b + "/audit.log"
