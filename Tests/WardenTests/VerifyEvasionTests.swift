@@ -625,8 +625,17 @@ struct VerifyEvasionTests {
         let b = try bundle("weak-allow", mode: "leader-exit", in: dir, apply: false)
         let log = b + "/audit.log"
         let began = Date()
-        // The hook starts half a second late, so the leader has exited by then (it does after ~50 ms).
-        let r = try runWithHook("crun", bundle: b, hook: ["path": "/bin/sh", "args": ["sh", "-c", "sleep 0.5; exec \(Repo.binary) hook poststart --policy builtin"],
+        // The hook starts once the leader has exited (it does ~50 ms after the exec; on a loaded machine a
+        // fixed half second was not always enough): it reads the state, waits (10 s at most) for the
+        // leader to be a zombie, then execs the real hook with the same state on stdin.
+        let waitForLeader = """
+            s=$(cat); p=$(printf '%s' "$s" | tr -d ' ' | grep -o '"pid":[0-9]*' | cut -d: -f2); i=0
+            while [ $i -lt 200 ] && ! grep -q zombie /proc/$p/task/$p/status 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
+            exec \(Repo.binary) hook poststart --policy builtin <<EOF
+            $s
+            EOF
+            """
+        let r = try runWithHook("crun", bundle: b, hook: ["path": "/bin/sh", "args": ["sh", "-c", waitForLeader],
                                                           "env": ["SECCOMP_WARDEN_AUDIT_LOG=\(log)"]])
         // Killed by the hook (crun reports 137 at once), not by the 20 s timeout with the thread left running.
         #expect(Date().timeIntervalSince(began) < 15, "\(r.stdout)")
