@@ -82,7 +82,7 @@ struct AgentTests {
 
     /// `Seccomp:` of the container's init once it runs `sleep` (the kernel's own answer).
     static func kernelSeccomp(_ pid: Int32) -> String {
-        for _ in 0..<200 {
+        for _ in 0..<1000 {
             if readText("/proc/\(pid)/comm").hasPrefix("sleep") { break }
             usleep(10_000)
         }

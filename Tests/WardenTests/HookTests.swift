@@ -298,7 +298,8 @@ struct WrapperTests {
         let dir = try tempDir("race-post-none-\(runtime)")
         defer { cleanup(dir) }
         let enforce = try HookTests().policyFile(dir), audit = try HookTests().policyFile(dir, mode: "audit")
-        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample("no-seccomp"))/config.json \(dir)/b /bin/sh -c 'echo ran; sleep 1; echo survived'")
+        // 5 s: in enforce mode the hook (a debug build, on a loaded machine) must kill it before "survived".
+        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample("no-seccomp"))/config.json \(dir)/b /bin/sh -c 'echo ran; sleep 5; echo survived'")
         let id = "race-post-none-\(runtime)-\(UInt32.random(in: 0...UInt32.max))"
         for (policy, tag) in [(enforce, "enforce"), (audit, "audit")] {
             let log = "\(dir)/\(tag).log"
@@ -329,7 +330,7 @@ struct WrapperTests {
         let dir = try tempDir("post-\(runtime)")
         defer { cleanup(dir) }
         let id = "warden-post-\(runtime)-\(UInt32.random(in: 0...UInt32.max))"
-        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample(sample))/config.json \(dir)/b /bin/sh -c 'sleep 2; echo survived'")
+        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample(sample))/config.json \(dir)/b /bin/sh -c 'sleep 10; echo survived'")
         // Only the poststart stage: nothing stopped the container earlier.
         let path = dir + "/b/config.json"
         var cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]

@@ -73,7 +73,7 @@ struct ObserveRolloutTests {
             }
             let run = try shell("""
                 for b in busy quiet; do (cd \(dir)/$b && \(rt) run -d \(tag)-$b </dev/null >\(dir)/$b.out 2>&1) || exit 1; done
-                for i in $(seq 50); do grep -q io_uring_setup \(dir)/busy.out && grep -q Seccomp: \(dir)/quiet.out && break; sleep 0.1; done
+                for i in $(seq 300); do grep -q io_uring_setup \(dir)/busy.out && grep -q Seccomp: \(dir)/quiet.out && break; sleep 0.1; done
                 cat \(dir)/busy.out; echo ---; cat \(dir)/quiet.out
                 """)
             #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
@@ -191,7 +191,10 @@ struct ObserveRolloutTests {
             ids[name] = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let out = try sh("""
-            for i in $(seq 50); do podman \(env.flags) logs \(tag)-default 2>&1 | grep -q io_uring_setup && break; sleep 0.1; done
+            for i in $(seq 300); do
+              podman \(env.flags) logs \(tag)-unconfined 2>&1 | grep -q io_uring_setup && podman \(env.flags) logs \(tag)-default 2>&1 | grep -q io_uring_setup && break
+              sleep 0.1
+            done
             podman \(env.flags) logs \(tag)-unconfined; echo ---; podman \(env.flags) logs \(tag)-default
             """)
         for call in Self.calls { #expect(out.stdout.components(separatedBy: "---").first?.contains("\(call) ok") == true, "\(out.stdout)") }

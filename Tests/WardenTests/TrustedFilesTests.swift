@@ -234,11 +234,12 @@ struct TrustedFilesTests {
             mkdir $D/b && weak $D/b/config.json
             echo dead > $D/b/.config.json.seccomp-warden.00000000000000aa.tmp
             echo live > $D/b/.config.json.seccomp-warden.00000000000000bb.tmp
-            flock $D/b/.config.json.seccomp-warden.00000000000000bb.tmp sleep 5 & holder=$!
-            sleep 0.3
+            flock $D/b/.config.json.seccomp-warden.00000000000000bb.tmp sleep 30 & holder=$!
+            # Until the holder has the lock (a fixed 0.3 s was not always enough under load).
+            for i in $(seq 1 200); do flock -n $D/b/.config.json.seccomp-warden.00000000000000bb.tmp true || break; sleep 0.05; done
             SECCOMP_WARDEN_POLICY=builtin \(Repo.binary) apply $D/b >/dev/null
             ls -a $D/b
-            kill -KILL $holder
+            kill -KILL $(cat /proc/$holder/task/$holder/children 2>/dev/null) $holder
             """)
         #expect(!r.stdout.contains("00000000000000aa"), "\(r.stdout) \(r.stderr)")
         #expect(r.stdout.contains("00000000000000bb"), "\(r.stdout) \(r.stderr)")

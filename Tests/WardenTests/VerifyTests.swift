@@ -63,11 +63,11 @@ struct VerifyTests {
             Issue.record("\(runtime) run -d failed: \(r.stdout) \(r.stderr) \(readText(bundle + "/log"))")
             throw CancellationError()
         }
-        // `run -d` can return while the init is still runc's own (threads without the filter yet):
-        // wait for the exec of the container's process before judging it.
+        // `run -d` can return while the init is still the runtime's own (runc:[2:INIT], or crun's,
+        // threads without the filter yet): wait for the exec of the container's process (every bundle
+        // here runs /bin/sleep) before judging it.
         for _ in 0..<100 {
-            let comm = readText("/proc/\(pid)/comm")
-            if !comm.hasPrefix("runc:") && !comm.isEmpty { break }
+            if readText("/proc/\(pid)/comm") == "sleep\n" { break }
             usleep(100_000)
         }
         return c
