@@ -59,7 +59,7 @@ public enum StateEntry {
                 return .refused(error.message)
             }
             do {
-                let doc = try JSONDocument(bytes: bytes, name: path)
+                let doc = try JSONDocument(bytes: bytes, name: path, allowingNUL: true)
                 return .record(try RuntimeState.record(root: root, id: id, format: format, document: doc))
             } catch {
                 // runc replaces state.json by rename, so a partial file is crun's being written: read it again.

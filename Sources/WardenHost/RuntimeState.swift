@@ -120,7 +120,7 @@ public enum RuntimeState {
                     let bytes = try FileIO.readFile(file)
                     guard containsNumber(bytes, digits) else { continue }
                     let r = format == .runc ? try runc(root: root, id: id, bytes: bytes, file: file)
-                        : try record(root: root, id: id, format: format, document: try JSONDocument(bytes: bytes, name: file))
+                        : try record(root: root, id: id, format: format, document: try JSONDocument(bytes: bytes, name: file, allowingNUL: true))
                     if r.pid == pid && r.isRunning { return r }
                 } catch {
                     // Deleted while we read: left out, as `all` leaves it out.
@@ -165,10 +165,10 @@ public enum RuntimeState {
 
     /// runc's state from its bytes: the four values read (`runcEssentials`) parsed alone, else the whole.
     static func runc(root: String, id: String, bytes: [UInt8], file: String) throws(WardenError) -> ContainerRecord {
-        if let small = runcEssentials(bytes), let doc = try? JSONDocument(bytes: small, name: file) {
+        if let small = runcEssentials(bytes), let doc = try? JSONDocument(bytes: small, name: file, allowingNUL: true) {
             return try runc(root: root, id: id, document: doc, file: file)
         }
-        return try runc(root: root, id: id, document: try JSONDocument(bytes: bytes, name: file), file: file)
+        return try runc(root: root, id: id, document: try JSONDocument(bytes: bytes, name: file, allowingNUL: true), file: file)
     }
 
     /// The values `runc(…document:)` reads from runc's state.json, cut out (`sw_runc_state_members`) into
@@ -225,7 +225,7 @@ public enum RuntimeState {
 
     /// crun's ROOT/ID/status: `pid`, `process-start-time`, `bundle`; ROOT/ID/config.json is the config it used.
     static func crun(root: String, id: String, dir: String) throws(WardenError) -> ContainerRecord {
-        try crun(root: root, id: id, document: try JSONDocument(contentsOf: dir + "/status"), dir: dir)
+        try crun(root: root, id: id, document: try JSONDocument(bytes: try FileIO.readFile(dir + "/status"), name: dir + "/status", allowingNUL: true), dir: dir)
     }
 
     static func crun(root: String, id: String, document doc: JSONDocument, dir: String) throws(WardenError) -> ContainerRecord {

@@ -11,13 +11,17 @@ public final class JSONDocument {
     public private(set) var root: JSONNode
 
     /// Parses `bytes`; `name` is the file (or `<stdin>`) errors will name.
-    public init(bytes: [UInt8], name: String) throws(WardenError) {
+    /// `allowingNUL`: a string may hold `\u0000` (a runtime's own state: runc copies a container's
+    /// annotations, which Go's JSON allows NUL in, into its state's labels; refused, one annotation hid
+    /// the container from `verify`). A config is read as the hooks read it: NUL refused.
+    public init(bytes: [UInt8], name: String, allowingNUL: Bool = false) throws(WardenError) {
         self.name = name
         var err = json_error_t()
         // Duplicate keys are rejected: runc and Go would silently keep the last one.
+        let flags = Int(JSON_REJECT_DUPLICATES) | (allowingNUL ? Int(JSON_ALLOW_NUL) : 0)
         let raw = bytes.withUnsafeBufferPointer { buf in
             json_loadb(buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
-                       buf.count, Int(JSON_REJECT_DUPLICATES), &err)
+                       buf.count, flags, &err)
         }
         guard let raw else {
             let text = withUnsafeBytes(of: &err.text) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }

@@ -13,12 +13,12 @@ struct RuncStateTests {
 
     /// What each path makes of `bytes`: the record, or the error's text.
     static func viaCut(_ bytes: [UInt8]) -> String? {
-        guard let small = RuntimeState.runcEssentials(bytes), let doc = try? JSONDocument(bytes: small, name: "s") else { return nil }
+        guard let small = RuntimeState.runcEssentials(bytes), let doc = try? JSONDocument(bytes: small, name: "s", allowingNUL: true) else { return nil }
         return outcome { () throws(WardenError) in try RuntimeState.runc(root: "/R", id: "c", document: doc, file: "s") }
     }
 
     static func viaFull(_ bytes: [UInt8]) -> String {
-        outcome { () throws(WardenError) in try RuntimeState.runc(root: "/R", id: "c", document: try JSONDocument(bytes: bytes, name: "s"), file: "s") }
+        outcome { () throws(WardenError) in try RuntimeState.runc(root: "/R", id: "c", document: try JSONDocument(bytes: bytes, name: "s", allowingNUL: true), file: "s") }
     }
 
     static func outcome(_ body: () throws(WardenError) -> ContainerRecord) -> String {
@@ -72,6 +72,29 @@ struct RuncStateTests {
         let bytes = Array(text.utf8)
         let cut = try #require(Self.viaCut(bytes), "declined")
         #expect(cut == Self.viaFull(bytes))
+    }
+
+    /// runc copies a container's annotations into its state's labels, and Go's JSON allows `\u0000` in
+    /// them: one such annotation made the state unreadable, so `verify --pid` lost the container's record
+    /// and `verify --all` stopped for the whole node (exit 2). Now read, by the cut and by the full parse.
+    @Test("an annotation with \\u0000 (copied by runc into the state's labels) neither hides the container nor stops --all")
+    func nulInLabels() throws {
+        let me = getpid()
+        let text = #"{"id":"c","init_process_pid":\#(me),"config":{"labels":["x=a\u0000b","bundle=/b"],"y":"\u0000"},"cgroup_paths":{"":"/c"}}"#
+        let cut = try #require(Self.viaCut(Array(text.utf8)))
+        #expect(cut == "\(me) nil Optional(\"/b\") true")
+        #expect(cut == Self.viaFull(Array(text.utf8)))
+        let root = NSTemporaryDirectory() + "nul-state-\(me)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/c", withIntermediateDirectories: true)
+        try text.write(toFile: root + "/c/state.json", atomically: false, encoding: .utf8)
+        let all = try RuntimeState.all(roots: [root])
+        #expect(all.map(\.id) == ["c"] && all.first?.bundle == "/b")
+        #expect(RuntimeState.find(pid: me, roots: [root])?.id == "c")
+        // crun's status too.
+        try FileManager.default.removeItem(atPath: root + "/c/state.json")
+        try #"{"pid":\#(me),"bundle":"/b","x":"\u0000"}"#.write(toFile: root + "/c/status", atomically: false, encoding: .utf8)
+        #expect(try RuntimeState.all(roots: [root]).first?.bundle == "/b")
     }
 
     /// An attacker's view of the cut: runc's real state with bytes changed at random. Wherever both
