@@ -66,6 +66,20 @@ public final class TaskStopper {
     public var heldCount: Int { held.count }
 
     /// Seizes and interrupts `tid` (a task of process `pid`); `waitForStops` then waits for the stop.
+    /// `tracerWait` (nanoseconds): how long to try again while another tracer holds the task. Another
+    /// verifier (the agent's round, a poststart hook, `verify --all`) holds a task for milliseconds;
+    /// refused at once, a poststart hook would kill a container that holds, whenever they met. A tracer
+    /// that stays (one inside the container) is still reported, only later.
+    public func seize(pid: Int32, tid: Int32, tracerWait: UInt64) -> DumpError? {
+        let until = Self.now() + tracerWait
+        var e = seize(pid: pid, tid: tid)
+        while case .traced? = e, Self.now() < until {
+            usleep(2000)
+            e = seize(pid: pid, tid: tid)
+        }
+        return e
+    }
+
     public func seize(pid: Int32, tid: Int32) -> DumpError? {
         if held[tid] != nil || pending.contains(tid) { return nil }
         if pid == ownPid || tid == ownPid || ProcFS.read("/proc/self/task/\(tid)/stat") != nil {

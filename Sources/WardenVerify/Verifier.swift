@@ -161,6 +161,8 @@ public final class Verifier {
     /// How long one task may take to stop, and all of a container's tasks together.
     public var taskStopMillis = 3000
     public var containerStopMillis = 15000
+    /// How long a task another tracer holds is tried again (`TaskStopper.seize(…tracerWait:)`): 1 s.
+    static let tracerWait: UInt64 = 1_000_000_000
     /// Listings of the container's tasks before giving up on a stable set.
     public var maxRounds = 32
     /// Where judgements of loaded filter chains that hold are kept (root only; nil: prove every time).
@@ -365,7 +367,7 @@ public final class Verifier {
                     task.state = .notRead("the filters were not read (--no-deep)")
                 } else if TaskStopper.now() >= deadline {
                     task.state = .notRead(DumpError.outOfTime.description)
-                } else if let e = stopper.seize(pid: p, tid: t) {
+                } else if let e = stopper.seize(pid: p, tid: t, tracerWait: min(Self.tracerWait, deadline &- min(deadline, TaskStopper.now()))) {
                     task.state = e == .gone ? .exited : .notRead(e.description)
                 }
                 index[t] = tasks.count

@@ -212,6 +212,37 @@ struct VerifyEvasionTests {
         expectUntraced(good)
     }
 
+    @Test("another tracer for a moment (another verifier, the agent's round, a poststart hook) is waited for: HOLDS; one that stays is UNVERIFIED")
+    func tracerForAMoment() throws {
+        let dir = try tempDir("evade-moment")
+        defer { cleanup(dir) }
+        let box = try strictBox(dir, tag: "moment")
+        defer { box.stop() }
+        func traced() -> Bool { !readText("/proc/\(box.pid)/status").contains("TracerPid:\t0\n") }
+        // strace holds the init for 0.3 s, as a verifier holds a container's tasks while it reads them.
+        for (hold, holds) in [(0.3, true), (4.0, false)] {
+            let s = try shell("setsid strace -p \(box.pid) -o /dev/null </dev/null >/dev/null 2>&1 & echo $!")
+            let tracer = try #require(Int32(s.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+            defer { kill(tracer, SIGKILL) }
+            for _ in 0..<250 where !traced() { usleep(20_000) }
+            #expect(traced(), "strace did not attach")
+            DispatchQueue.global().asyncAfter(deadline: .now() + hold) { kill(tracer, SIGKILL) }
+            let t0 = Date()
+            let r = try verify(box)
+            let took = Date().timeIntervalSince(t0)
+            if holds {
+                #expect(r.status == 0, "\(took) s, tracer \(readText("/proc/\(tracer)/status").prefix(40)) \(r.stdout) \(r.stderr)")
+                #expect(r.stdout.contains("HOLDS") && !r.stdout.contains("already traced"), "\(r.stdout)")
+            } else {
+                #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+                #expect(r.stdout.contains("UNVERIFIED") && r.stdout.contains("already traced by pid"), "\(r.stdout)")
+            }
+            kill(tracer, SIGKILL)
+            for _ in 0..<250 where traced() { usleep(20_000) }
+        }
+        expectUntraced(box)
+    }
+
     @Test("a filter that denies only calls from instruction pointer 0 does not pass for a denying one; control holds", arguments: runtimes)
     func instructionPointerZero(runtime: String) throws {
         let dir = try tempDir("evade-ip-\(runtime)")
