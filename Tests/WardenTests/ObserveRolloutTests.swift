@@ -63,10 +63,11 @@ struct ObserveRolloutTests {
         for attempt in 1...3 {
             try delete(runtime, ids)
             _ = try shell("rm -rf \(dir)/busy \(dir)/quiet")
-            try bundle(dir + "/busy", "/bin/probe hold 60 " + Self.calls.joined(separator: " "),
+            // Held far past the test (deleted at its end): the report attributes a record only to a live process.
+            try bundle(dir + "/busy", "/bin/probe hold 600 " + Self.calls.joined(separator: " "),
                        annotations: ["io.kubernetes.cri.sandbox-namespace": "team-a", "io.kubernetes.cri.sandbox-name": "web-1",
                                      "io.kubernetes.cri.container-name": "app"])
-            try bundle(dir + "/quiet", "/bin/probe hold 60 status")
+            try bundle(dir + "/quiet", "/bin/probe hold 600 status")
             for b in ["busy", "quiet"] {
                 let a = try warden(["apply", "--policy", dir + "/observe.json", dir + "/" + b])
                 #expect(a.status == 0, "\(a.stdout) \(a.stderr)")
@@ -186,7 +187,7 @@ struct ObserveRolloutTests {
         let base = "podman \(env.flags) --hooks-dir \(env.dir)/hooks --runtime runc run -d --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --annotation io.kubernetes.cri.sandbox-namespace=team-p"
         var ids = [String: String]()
         for (name, options) in [("unconfined", "--security-opt seccomp=unconfined"), ("default", "")] {
-            let r = try sh("\(base) --name \(tag)-\(name) \(options) localhost/busybox /bin/probe hold 60 keyctl unshare io_uring_setup")
+            let r = try sh("\(base) --name \(tag)-\(name) \(options) localhost/busybox /bin/probe hold 600 keyctl unshare io_uring_setup")
             #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
             ids[name] = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }

@@ -220,13 +220,15 @@ struct VerifyEvasionTests {
         defer { box.stop() }
         func traced() -> Bool { !readText("/proc/\(box.pid)/status").contains("TracerPid:\t0\n") }
         // strace holds the init for 0.3 s, as a verifier holds a container's tasks while it reads them.
-        for (hold, holds) in [(0.3, true), (4.0, false)] {
+        for (hold, holds) in [(0.3, true), (12.0, false)] {
             let s = try shell("setsid strace -p \(box.pid) -o /dev/null </dev/null >/dev/null 2>&1 & echo $!")
             let tracer = try #require(Int32(s.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
             defer { kill(tracer, SIGKILL) }
             for _ in 0..<250 where !traced() { usleep(20_000) }
             #expect(traced(), "strace did not attach")
-            DispatchQueue.global().asyncAfter(deadline: .now() + hold) { kill(tracer, SIGKILL) }
+            // Cancelled once verify is done: a late kill could hit a reused pid.
+            let release = DispatchWorkItem { kill(tracer, SIGKILL) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + hold, execute: release)
             let t0 = Date()
             let r = try verify(box)
             let took = Date().timeIntervalSince(t0)
@@ -237,6 +239,7 @@ struct VerifyEvasionTests {
                 #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
                 #expect(r.stdout.contains("UNVERIFIED") && r.stdout.contains("already traced by pid"), "\(r.stdout)")
             }
+            release.cancel()
             kill(tracer, SIGKILL)
             for _ in 0..<250 where traced() { usleep(20_000) }
         }
