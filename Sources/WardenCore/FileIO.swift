@@ -50,7 +50,12 @@ public enum FileIO {
         while true {
             let n = retrying { Glibc.read(fd, chunk.baseAddress, chunk.count) }
             if n < 0 {
-                if errno == EAGAIN { break }  // a FIFO with no writer opened O_NONBLOCK
+                // A non-blocking descriptor (a hook's stdin pipe set O_NONBLOCK by its writer): no
+                // input yet is not the end of it. Wait as a blocking read would, until input or EOF.
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if retrying({ poll(&p, 1, -1) }) >= 0 { continue }
+                }
                 throw .system("cannot read: \(errnoText(errno))", file: name)
             }
             if n == 0 { break }

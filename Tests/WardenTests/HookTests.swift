@@ -45,6 +45,31 @@ struct HookTests {
         #expect(r.stderr.contains("linux.seccomp"), "\(r.stderr)")
     }
 
+    @Test("precreate: a non-blocking stdin pipe whose writer is slow is read to its end, not taken as empty at EAGAIN")
+    func precreateNonBlockingStdin() throws {
+        let dir = try tempDir("hooknb")
+        defer { cleanup(dir) }
+        // The writer sets O_NONBLOCK on the read end the hook gets as stdin, then writes config.json
+        // in two parts 0.3 s apart: the hook's reads meet EAGAIN twice before the end.
+        let script = """
+            import fcntl, os, subprocess, sys, time
+            r, w = os.pipe()
+            fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_NONBLOCK)
+            p = subprocess.Popen(sys.argv[2:], stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            os.close(r)
+            data = open(sys.argv[1], 'rb').read()
+            time.sleep(0.3); os.write(w, data[:100]); time.sleep(0.3); os.write(w, data[100:]); os.close(w)
+            out, err = p.communicate()
+            sys.stderr.write(err.decode()); print(p.returncode, len(out), out.count(b'SCMP_ACT_ERRNO') > 0)
+            """
+        let r = try run("/usr/bin/env", ["python3", "-c", script, Repo.sample("no-seccomp") + "/config.json",
+                                         Repo.binary, "hook", "precreate", "--policy", try policyFile(dir)],
+                        env: ProcessInfo.processInfo.environment.merging(["SECCOMP_WARDEN_AUDIT_LOG": dir + "/audit.log"]) { $1 })
+        let fields = r.stdout.split(separator: " ").map(String.init)
+        #expect(fields.first == "0", "\(r.stdout) \(r.stderr)")
+        #expect(fields.last == "True\n", "\(r.stdout) \(r.stderr)")
+    }
+
     /// The audit log's lines about container `id`.
     static func logLines(_ log: String, id: String) -> [Substring] {
         readText(log).split(separator: "\n").filter { $0.contains("\"id\":\"\(id)\"") }
