@@ -33,7 +33,14 @@ struct VerifyTests {
         try sh("source \(Repo.root)/Tests/support/runtime.sh\n" + script, env: ["WARDEN": Repo.binary])
     }
 
-    func shell(_ script: String) throws -> Result { try Self.shell(script) }
+    /// `script` in a private mount namespace of its own (`privateMounts`), else as `shell`.
+    func shell(_ script: String, privateMounts: Bool = false) throws -> Result {
+        guard privateMounts else { return try Self.shell(script) }
+        let path = NSTemporaryDirectory() + "/warden-ns-\(UUID().uuidString).sh"
+        try ("source \(Repo.root)/Tests/support/runtime.sh\n" + script).write(toFile: path, atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try sh("unshare -m --propagation private bash \(path)", env: ["WARDEN": Repo.binary])
+    }
 
     /// Makes a bundle from a sample running `sleep 600`, optionally tightened by `apply`.
     func bundle(_ sample: String, in dir: String, apply: Bool) throws -> String {
@@ -273,7 +280,6 @@ struct VerifyTests {
             try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
             let b = try bundle("weak-allow", in: d, apply: true)
             started.append(try start(runtime, bundle: b, tag: "all", root: dir + "/root-" + runtime))
-            started.append(try start(runtime, bundle: b, tag: "alldefault"))
         }
         // The private roots hold only this test's containers: all of them hold. (Started with plain
         // runc, no decision covers them: the backstop is BackstopTests' subject, left out here.)
@@ -285,16 +291,29 @@ struct VerifyTests {
         #expect(found == Set(started.filter { $0.root != nil }.map(\.id)), "\(r.stdout)")
         #expect(Set(targets.compactMap { $0["runtime"] as? String }) == ["runc", "crun"])
 
-        // The default roots: other containers may be there too; ours must be found and hold.
-        let d = try warden(["verify", "--all", "--no-accounting", "--json"])
-        #expect(d.status == 0 || d.status == 1, "\(d.stderr)")
-        let ddoc = try JSONSerialization.jsonObject(with: Data(d.stdout.utf8)) as? [String: Any]
+        // The default roots (no --root): found in /run/runc and /run/crun. In a mount namespace with
+        // a /run of its own, so that this verify --all does not stop other tests' containers (their
+        // "not traced" checks) and sees only these two.
+        let tag = UInt32.random(in: 0...UInt32.max)
+        let (idr, idc) = ("warden-verify-alldefault-runc-\(tag)", "warden-verify-alldefault-crun-\(tag)")
+        let b = dir + "/runc/b", bc = dir + "/crun/b"
+        let d = try shell("""
+            mount -t tmpfs -o mode=0755 tmpfs /run && mkdir /run/runc /run/crun || exit 90
+            trap 'runc delete -f \(idr) >/dev/null 2>&1; crun_ns delete -f \(idc) >/dev/null 2>&1' EXIT
+            (cd \(b) && runc run -d \(idr) </dev/null >\(b)/log-default 2>&1) || exit 91
+            (cd \(bc) && crun_ns --cgroup-manager=disabled run -d \(idc) </dev/null >\(bc)/log-default 2>&1) || exit 92
+            for id in \(idr) \(idc); do
+                if [ $id = \(idr) ]; then s=$(runc state $id); else s=$(crun_ns state $id); fi
+                pid=$(echo "$s" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+                i=0; while [ $i -lt 100 ] && [ "$(cat /proc/$pid/comm)" != sleep ]; do sleep 0.1; i=$((i + 1)); done
+            done
+            "$WARDEN" verify --all --no-accounting --json
+            """, privateMounts: true)
+        #expect(d.status == 0, "\(d.stdout) \(d.stderr) \(readText(b + "/log-default")) \(readText(bc + "/log-default"))")
+        let ddoc = try? JSONSerialization.jsonObject(with: Data(d.stdout.utf8)) as? [String: Any]
         let dtargets = (ddoc?["targets"] as? [[String: Any]]) ?? []
-        for c in started where c.root == nil {
-            let t = dtargets.first { $0["container"] as? String == c.id }
-            #expect(t != nil, "\(c.id) not in \(d.stdout)")
-            #expect(t?["holds"] as? Bool == true)
-        }
+        #expect(Set(dtargets.compactMap { $0["container"] as? String }) == [idr, idc], "\(d.stdout)")
+        #expect(dtargets.allSatisfy { $0["holds"] as? Bool == true }, "\(d.stdout)")
 
         let p = try warden(["verify", "--all", "--no-accounting", "--root", dir + "/root-runc", "--root", dir + "/root-crun", "--format", "prometheus"])
         #expect(p.status == 0, "\(p.stderr)")
