@@ -183,11 +183,42 @@ public final class Verifier {
         try Verifier(policy: policy).verify(pid: pid, config: config, container: nil)
     }
 
-    /// Verifies a container from its runtime record (its config read from where the runtime keeps it).
+    /// Verifies a container from its runtime record (its config read from where the runtime keeps it,
+    /// only if the verdict needs it: `ConfigSource`).
     public func verify(_ record: ContainerRecord) throws(WardenError) -> VerifyReport {
-        var config: OCIConfig? = nil
-        if let path = record.configPath { config = try? Bundle.loadConfig(path) }
-        return try verify(pid: record.pid, config: config, container: record)
+        try verify(pid: record.pid, config: ConfigSource(path: record.configPath), container: record)
+    }
+
+    public func verify(pid: Int32, config: OCIConfig?, container: ContainerRecord?) throws(WardenError) -> VerifyReport {
+        try verify(pid: pid, config: ConfigSource(parsed: config), container: container)
+    }
+
+    /// A container's config.json, parsed when first asked for. The verdict comes from the kernel; the
+    /// config only adds to it for a Docker-format deny set (its architecture), an exemption (its
+    /// annotations) or a thread without NoNewPrivs (whether the config asked for it). A node's usual
+    /// container needs none of them, and jansson's parse of a tightened config is a third of a verify.
+    public final class ConfigSource {
+        let path: String?
+        private var parsed: OCIConfig?
+        private var tried: Bool
+
+        /// `path`: where the runtime keeps it (nil: no record, nothing to read).
+        public init(path: String?) { self.path = path; tried = path == nil }
+        public init(parsed: OCIConfig?) { path = nil; self.parsed = parsed; tried = true }
+
+        /// Whether there is a config at all (read or to be read).
+        var known: Bool { path != nil || parsed != nil }
+        /// Whether it has been read (and what was read is in `value`).
+        var isRead: Bool { tried }
+
+        /// The config, read and parsed on first use; nil when there is none or it cannot be read.
+        var value: OCIConfig? {
+            if !tried, let path {
+                tried = true
+                parsed = try? Bundle.loadConfig(path)
+            }
+            return parsed
+        }
     }
 
     /// What the verifier needs to see everything: CAP_SYS_PTRACE (every task's /proc, hidepid, any
@@ -246,7 +277,7 @@ public final class Verifier {
         return st.st_uid == 0 && st.st_mode & 0o022 == 0 && dt.st_uid == 0 && dt.st_mode & 0o022 == 0
     }
 
-    public func verify(pid: Int32, config: OCIConfig?, container: ContainerRecord?) throws(WardenError) -> VerifyReport {
+    public func verify(pid: Int32, config: ConfigSource, container: ContainerRecord?) throws(WardenError) -> VerifyReport {
         if !privilegesChecked {
             try Self.requirePrivileges(deep: deep)
             privilegesChecked = true
@@ -294,7 +325,10 @@ public final class Verifier {
 
         // 2. NoNewPrivs as config.json asks.
         let nnpOff = statuses.filter { $0.noNewPrivs == false }
-        if let config {
+        if nnpOff.isEmpty && config.known && !config.isRead {
+            // NoNewPrivs set everywhere is as strict as any config.json can ask: no need to read it.
+            report.checks.append(.init("no_new_privs", .ok, "NoNewPrivs 1 on every thread (the most config.json can ask)"))
+        } else if let config = config.value {
             let want = config.noNewPrivileges
             if want && !nnpOff.isEmpty {
                 report.checks.append(.init("no_new_privs", .finding,
@@ -305,11 +339,13 @@ public final class Verifier {
             }
         } else {
             report.checks.append(.init("no_new_privs", .skipped,
-                                       "config.json unknown (no container record): NoNewPrivs \(nnpOff.isEmpty ? 1 : 0); the filters do not depend on it"))
+                                       "config.json \(config.known ? "unreadable" : "unknown (no container record)"): NoNewPrivs \(nnpOff.isEmpty ? 1 : 0); the filters do not depend on it"))
         }
 
         // 3. Every task's loaded filters, judged by the proof against the routes of the site's deny rules.
-        var judge = try ChainJudge(policy: policy, config: config, capabilities: Self.boundingSet(pid))
+        // The config gives only the architecture of a Docker-format deny set: read it for that alone.
+        var judge = try ChainJudge(policy: policy, config: policy.denySources.isEmpty ? nil : config.value,
+                                   capabilities: Self.boundingSet(pid))
         judge.cache = cache
         loadedFilterChecks(&report, live: live, initPid: pid, judge: judge)
 
@@ -325,7 +361,8 @@ public final class Verifier {
         }
 
         // An exemption read from a config.json someone other than root can edit is no exemption.
-        if let config, Self.rootOnly(container?.configPath), let ex = policy.exemption(for: (try? config.annotations()) ?? []) {
+        if !policy.exemptions.isEmpty, let config = config.value, Self.rootOnly(container?.configPath),
+           let ex = policy.exemption(for: (try? config.annotations()) ?? []) {
             report.exemptReason = "exempt by \(ex.reason)"
             for i in report.checks.indices where report.checks[i].status == .finding || report.checks[i].status == .unverified {
                 report.checks[i].status = .exempt

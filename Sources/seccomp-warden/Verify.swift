@@ -120,9 +120,7 @@ struct VerifyRun {
         var skipped = [(ContainerRecord, String)]()
         if let pid {
             let record = RuntimeState.find(pid: pid, roots: roots)
-            var config: OCIConfig? = nil
-            if let path = record?.configPath { config = try? Bundle.loadConfig(path) }
-            reports.append(try verifier.verify(pid: pid, config: config, container: record))
+            reports.append(try verifier.verify(pid: pid, config: .init(path: record?.configPath), container: record))
         } else if let container {
             guard let record = try RuntimeState.find(id: container, roots: roots) else {
                 throw .input("no container \"\(container)\" under \(roots.isEmpty ? "(no runtime state root exists)" : roots.joined(separator: ", "))")

@@ -251,6 +251,45 @@ struct VerifyTests {
         chmod(b + "/config.json", 0o644)
     }
 
+    @Test("config.json is read only when the verdict needs it: an exemption reads it; an unreadable one exempts nothing and decides nothing")
+    func configReadWhenNeeded() throws {
+        let dir = try tempDir("verify-lazy")
+        defer { cleanup(dir) }
+        let weakDir = dir + "/weak", okDir = dir + "/ok"
+        try FileManager.default.createDirectory(atPath: weakDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: okDir, withIntermediateDirectories: true)
+        let weak = try bundle("weak-allow", in: weakDir, apply: false)
+        let ok = try bundle("docker-default", in: okDir, apply: true)
+        let annotate = try Self.shell("""
+            python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["annotations"]={"org.example.seccomp-warden/exempt": "yes"}; json.dump(c, open(sys.argv[1], "w"))' \(weak)/config.json
+            echo '{"trustedAnnotations": ["org.example.seccomp-warden/exempt"], "exemptions": [{"annotations": {"org.example.seccomp-warden/exempt": "yes"}, "reason": "lazy test"}]}' > \(dir)/exempt.json
+            chmod 0644 \(dir)/exempt.json
+            """)
+        #expect(annotate.status == 0, "\(annotate.stderr)")
+        let w = try start("runc", bundle: weak, tag: "lazy-weak")
+        defer { w.stop() }
+        let o = try start("runc", bundle: ok, tag: "lazy-ok")
+        defer { o.stop() }
+        func status(_ c: Container, policy: String? = nil) throws -> (Int32, String, String) {
+            let r = try warden(["verify", "--container", c.id, "--json"], env: policy.map { ["SECCOMP_WARDEN_POLICY": $0] } ?? [:])
+            let doc = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            let target = ((doc?["targets"] as? [[String: Any]]) ?? []).first
+            return (r.status, target?["status"] as? String ?? "?", r.stdout + r.stderr)
+        }
+        // The exemption is in the config: a policy with exemptions reads it.
+        let (s1, e1, o1) = try status(w, policy: dir + "/exempt.json")
+        #expect(s1 == 0 && e1 == "exempt", "\(o1)")
+        let (s2, e2, o2) = try status(w)
+        #expect(s2 == 1 && e2 == "falls_short", "\(o2)")
+        // config.json made unreadable after the start: the kernel's answer stands, and nothing is exempt.
+        for b in [weak, ok] { try "{\"not json".write(toFile: b + "/config.json", atomically: false, encoding: .utf8) }
+        let (s3, e3, o3) = try status(w, policy: dir + "/exempt.json")
+        #expect(s3 == 1 && e3 == "falls_short", "an unreadable config.json exempted: \(o3)")
+        let (s4, e4, o4) = try status(o)
+        #expect(s4 == 0 && e4 == "holds", "\(o4)")
+        #expect(o4.contains("NoNewPrivs 1 on every thread"), "\(o4)")
+    }
+
     @Test("without CAP_SYS_ADMIN (or CAP_SYS_PTRACE) verify is an error (exit 2), not a /proc-only pass, and leaves the process untraced",
           arguments: ["cap_sys_admin", "cap_sys_ptrace"])
     func ptraceNotPermitted(cap: String) throws {
