@@ -89,35 +89,33 @@ public struct ChainJudge: Sendable {
     /// route with the action it requires, and every instruction of every filter, in order.
     func cacheKey(_ chain: [BPFProgram]) -> [UInt8] {
         // Built from bytes: an array's description ("\(array)") looks up conformances at run time (0.4 M).
-        var out = Array("chain v2 \(VerdictCache.binaryIdentity) abis".utf8)
+        var out = Array("chain v3 \(VerdictCache.binaryIdentity) abis".utf8)
         for a in architectures { out += [0x20] + Array(a.libseccompName.utf8) }
         out += Array(" routes".utf8)
         for r in routes { out += Array(" \(r.description)=\(Compiler.actionValue(r.action))".utf8) }
         out += Array(" bpf".utf8)
-        // Each instruction as lowercase hex without leading zeros (String(_:radix: 16)) and a comma,
-        // written byte by byte: a chain has hundreds of instructions (issue 14).
-        out.reserveCapacity(out.count + chain.reduce(0) { $0 + 1 + $1.instructions.count * 17 })
-        for program in chain {
-            out.append(0x20)
-            for i in program.instructions {
-                Self.appendHex(UInt64(i.code) << 48 | UInt64(i.jt) << 40 | UInt64(i.jf) << 32 | UInt64(i.k), to: &out)
-                out.append(0x2c)
+        // Each filter: its instruction count, then each instruction as the kernel's 8 bytes (code, jt,
+        // jf, k; little-endian), written in place. Hex text of a chain's hundreds of instructions was
+        // 0.6 M instructions of a warm verify (issue 14); the entry's key is length-prefixed bytes.
+        let start = out.count
+        out += repeatElement(0, count: chain.reduce(0) { $0 + 4 + 8 * $1.instructions.count })
+        out.withUnsafeMutableBufferPointer { b in
+            var p = start
+            for program in chain {
+                let n = UInt32(truncatingIfNeeded: program.instructions.count)
+                for s in 0..<4 { b[p + s] = UInt8(truncatingIfNeeded: n >> (8 * s)) }
+                p += 4
+                for i in program.instructions {
+                    b[p] = UInt8(truncatingIfNeeded: i.code)
+                    b[p + 1] = UInt8(truncatingIfNeeded: i.code >> 8)
+                    b[p + 2] = i.jt
+                    b[p + 3] = i.jf
+                    for s in 0..<4 { b[p + 4 + s] = UInt8(truncatingIfNeeded: i.k >> (8 * s)) }
+                    p += 8
+                }
             }
         }
         return out
-    }
-
-    /// `String(value, radix: 16)`'s bytes, appended.
-    static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
-        let digits: StaticString = "0123456789abcdef"
-        var shift = 60
-        while shift > 0 && (value >> UInt64(shift)) & 0xf == 0 { shift -= 4 }
-        digits.withUTF8Buffer { d in
-            while shift >= 0 {
-                out.append(d[Int((value >> UInt64(shift)) & 0xf)])
-                shift -= 4
-            }
-        }
     }
 
     func judgeUncached(_ chain: [BPFProgram]) -> Judgement {

@@ -435,13 +435,17 @@ struct VerdictCacheBoundsTests {
         #expect(judge.judge([weak]).findings.contains { $0.name == "keyctl" })
     }
 
-    @Test("the chain key's instructions are String(_:radix: 16)'s bytes, and the /proc byte helpers read lines and paths exactly")
+    @Test("the chain key's instructions are the kernel's 8 bytes each, after each filter's count, and the /proc byte helpers read lines and paths exactly")
     func keyBytesAndProcHelpers() throws {
-        for v: UInt64 in [0, 1, 0xf, 0x10, 0xabc, 0x15_00_00_0000_0000, 0x0006_0000_7fff_0000, .max, 1 << 63, 0x20_00_01_00000004] {
-            var out = [UInt8]()
-            ChainJudge.appendHex(v, to: &out)
-            #expect(out == Array(String(v, radix: 16).utf8))
-        }
+        let judge = ChainJudge(routes: [])
+        let a = BPFProgram([BPFInstruction(code: 0x0015, jt: 1, jf: 2, k: 0xc000_003e), BPFInstruction(code: 0x0006, jt: 0, jf: 0, k: 0x7fff_0000)])
+        let b = BPFProgram([BPFInstruction(code: 0x0006, jt: 0, jf: 0, k: 0x0005_0001)])
+        let key = judge.cacheKey([a, b])
+        let bpf: [UInt8] = [2, 0, 0, 0, 0x15, 0, 1, 2, 0x3e, 0, 0, 0xc0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f,
+                            1, 0, 0, 0, 0x06, 0, 0, 0, 1, 0, 5, 0]
+        #expect(Array(key.suffix(bpf.count + 4)) == Array(" bpf".utf8) + bpf)
+        // The counts keep filters apart: [a, b] and one filter of a's and b's instructions differ.
+        #expect(judge.cacheKey([BPFProgram(a.instructions + b.instructions)]) != key)
         // A line is one only byte for byte, whole, at any place in the file; no empty line matches.
         let text = Array("12:pids:/a\n0::/b/c\n4:memory:/a\u{301}\n".utf8) + [0xff, 0x3a, 0x2f, 0x78]
         let n = text.count
