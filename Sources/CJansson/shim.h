@@ -110,53 +110,73 @@ static inline size_t sw_json_skip(const char *s, size_t n, size_t i) {
     return i;
 }
 
-/* The members `keys[0..<count]` of the object at s[at...] (which ends before n): 0, with each found
-   member's value at [vs[j], ve[j]) and (size_t)-1 in both for each absent one; -1 when that cannot be
-   told without a full parse (malformed, a key written with an escape, one of `keys` twice: jansson,
-   told to reject duplicates, would refuse the document). `whole`: the object is the whole document
-   (nothing but white space may follow it). */
-static inline int sw_json_members(const char *s, size_t n, size_t at, const char *const *keys, size_t count, int whole,
-                                  size_t *vs, size_t *ve) {
+/* The object at s[i...] (white space first), up to n: the index just past its '}', or (size_t)-1 when
+   that cannot be told without a full parse (malformed, a key written with an escape, one of `keys`
+   twice: jansson, told to reject duplicates, would refuse the document). Each of `keys[0..<count]`
+   found has its value at [vs[j], ve[j]) ((size_t)-1 in both for an absent one). The value of the
+   member named `inner` (if not NULL) must be an object, and is read the same way for `ikeys` into
+   ivs/ive in the same pass instead of being skipped (runc's config: most of the bytes). */
+static inline size_t sw_json_object(const char *s, size_t n, size_t i, const char *const *keys, size_t count,
+                                    size_t *vs, size_t *ve, const char *inner, const char *const *ikeys,
+                                    size_t icount, size_t *ivs, size_t *ive) {
     for (size_t j = 0; j < count; j++) vs[j] = ve[j] = (size_t)-1;
-    size_t i = sw_json_ws(s, n, at);
-    if (i >= n || s[i] != '{') return -1;
+    i = sw_json_ws(s, n, i);
+    if (i >= n || s[i] != '{') return (size_t)-1;
     i = sw_json_ws(s, n, i + 1);
-    if (i < n && s[i] == '}') return whole && sw_json_ws(s, n, i + 1) != n ? -1 : 0;
+    if (i < n && s[i] == '}') return i + 1;
+    int innerSeen = 0;
     for (;;) {
-        if (i >= n || s[i] != '"') return -1;
+        if (i >= n || s[i] != '"') return (size_t)-1;
         size_t k = ++i;
         while (i < n && s[i] != '"') {
-            if (s[i] == '\\' || (unsigned char)s[i] < 0x20) return -1;
+            if (s[i] == '\\' || (unsigned char)s[i] < 0x20) return (size_t)-1;
             i++;
         }
-        if (i >= n) return -1;
+        if (i >= n) return (size_t)-1;
         size_t kl = i - k;
         i = sw_json_ws(s, n, i + 1);
-        if (i >= n || s[i] != ':') return -1;
+        if (i >= n || s[i] != ':') return (size_t)-1;
         i = sw_json_ws(s, n, i + 1);
-        size_t e = sw_json_skip(s, n, i);
-        if (e == (size_t)-1) return -1;
+        size_t e;
+        if (inner && strlen(inner) == kl && memcmp(s + k, inner, kl) == 0) {
+            if (innerSeen++ || i >= n || s[i] != '{') return (size_t)-1;
+            e = sw_json_object(s, n, i, ikeys, icount, ivs, ive, NULL, NULL, 0, NULL, NULL);
+        } else {
+            e = sw_json_skip(s, n, i);
+        }
+        if (e == (size_t)-1) return (size_t)-1;
         for (size_t j = 0; j < count; j++) {
             if (strlen(keys[j]) != kl || memcmp(s + k, keys[j], kl) != 0) continue;
-            if (vs[j] != (size_t)-1) return -1;
+            if (vs[j] != (size_t)-1) return (size_t)-1;
             vs[j] = i;
             ve[j] = e;
         }
         i = sw_json_ws(s, n, e);
         if (i < n && s[i] == ',') { i = sw_json_ws(s, n, i + 1); continue; }
-        if (i < n && s[i] == '}') return whole && sw_json_ws(s, n, i + 1) != n ? -1 : 0;
-        return -1;
+        if (i < n && s[i] == '}') return i + 1;
+        return (size_t)-1;
     }
+}
+
+/* The members `keys[0..<count]` of the object at s[at...] (which ends before n), as sw_json_object:
+   0, or -1 when that cannot be told without a full parse. `whole`: the object is the whole document
+   (nothing but white space may follow it). */
+static inline int sw_json_members(const char *s, size_t n, size_t at, const char *const *keys, size_t count, int whole,
+                                  size_t *vs, size_t *ve) {
+    size_t e = sw_json_object(s, n, at, keys, count, vs, ve, NULL, NULL, 0, NULL, NULL);
+    if (e == (size_t)-1 || (whole && sw_json_ws(s, n, e) != n)) return -1;
+    return 0;
 }
 
 /* runc's state.json: where init_process_pid, init_process_start, cgroup_paths and config.labels are
    (vs[0..<4], ve[0..<4]; (size_t)-1 for an absent one); 0, or -1 as sw_json_members (a config that is
-   not an object is -1 too: the full parse then reads it as before). */
+   not an object is -1 too: the full parse then reads it as before). One pass: the config's members
+   are read as the top level's are, not skipped first and read again. */
 static inline int sw_runc_state_members(const char *s, size_t n, size_t *vs, size_t *ve) {
-    static const char *const top[] = {"init_process_pid", "init_process_start", "cgroup_paths", "config"};
+    static const char *const top[] = {"init_process_pid", "init_process_start", "cgroup_paths"};
     static const char *const config[] = {"labels"};
-    if (sw_json_members(s, n, 0, top, 4, 1, vs, ve)) return -1;
-    if (vs[3] == (size_t)-1) return 0;
-    if (s[vs[3]] != '{') return -1;
-    return sw_json_members(s, ve[3], vs[3], config, 1, 0, vs + 3, ve + 3);
+    vs[3] = ve[3] = (size_t)-1;
+    size_t e = sw_json_object(s, n, 0, top, 3, vs, ve, "config", config, 1, vs + 3, ve + 3);
+    if (e == (size_t)-1 || sw_json_ws(s, n, e) != n) return -1;
+    return 0;
 }

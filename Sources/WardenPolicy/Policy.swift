@@ -77,18 +77,20 @@ public struct Policy {
     }
 
     /// The policy as it applies to one container: the Docker-format deny sets and inject profile
-    /// converted for its own capabilities, as Docker would; and under observe, for a container with
+    /// converted for its own capabilities and this machine's architecture, as Docker would (the
+    /// daemon's, never a list in config.json: whoever creates the container writes that, and a deny
+    /// rule for amd64 must not drop out because the config names aarch64 first); and under observe, for a container with
     /// no profile, an inject profile that allows (its allow-list's argument rules, made to log, could
     /// not be kept exact, and every socket call would be reported as one that enforce denies).
     public func baseline(for config: OCIConfig, hasProfile: Bool) throws(WardenError) -> Policy {
         var view = self
         if !denySources.isEmpty {
-            do { view.deny = try deny(for: .of(config)) } catch { throw error.inFile(source) }
+            do { view.deny = try deny(for: .of(config, arch: .native)) } catch { throw error.inFile(source) }
             view.denyBase = view.deny
             view.denySources = []
         }
         if !hasProfile, let injectSource {
-            do { view.inject = try injectSource.convert(.of(config)) } catch { throw error.inFile(source) }
+            do { view.inject = try injectSource.convert(.of(config, arch: .native)) } catch { throw error.inFile(source) }
             view.injectSource = nil
         }
         if !hasProfile && logsAll {

@@ -48,11 +48,14 @@ public struct ChainJudge: Sendable {
     /// The routes of the policy's deny rules for a container (a Docker-format deny set is converted for
     /// its own capabilities when the config is known).
     /// `capabilities`: the process's own bounding set, read from the kernel; the config's can be edited
-    /// on disk after the container started, so it only gives the architecture.
+    /// on disk after the container started, so it is used only when the kernel's cannot be read. The
+    /// architecture is this machine's, never the config's.
     public init(policy: Policy, config: OCIConfig?, capabilities: [String]? = nil) throws(WardenError) {
         var deny = policy.deny
         if !policy.denySources.isEmpty, config != nil || capabilities != nil {
-            var context = config.map { ConversionContext.of($0) } ?? ConversionContext()
+            // This machine's architecture, as the proof's ABIs are: a config naming another first
+            // would drop the deny rules written for this one (`Policy.baseline`).
+            var context = config.map { ConversionContext.of($0, arch: .native) } ?? ConversionContext()
             if let capabilities { context.capabilities = capabilities }
             deny = try policy.deny(for: context)
         }

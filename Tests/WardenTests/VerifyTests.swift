@@ -251,6 +251,40 @@ struct VerifyTests {
         chmod(b + "/config.json", 0o644)
     }
 
+    @Test("red team: a Docker-format deny rule for amd64 holds when config.json lists aarch64 first: the gate refuses, verify falls short")
+    func denySetArchitectureFromHost() throws {
+        let dir = try tempDir("verify-arch")
+        defer { cleanup(dir) }
+        let b = try bundle("no-seccomp", in: dir, apply: false)
+        // The profile allows ptrace and names aarch64 first; the site denies ptrace on amd64, x32 and x86.
+        let fix = try Self.shell("""
+            python3 - \(b)/config.json <<'PY'
+            import json, sys
+            c = json.load(open(sys.argv[1]))
+            c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                                     "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}
+            json.dump(c, open(sys.argv[1], "w"))
+            PY
+            cat > \(dir)/deny.json <<'J'
+            {"defaultAction": "SCMP_ACT_ALLOW", "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+              {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}],
+             "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ERRNO", "includes": {"arches": ["amd64", "x32", "x86"]}}]}
+            J
+            echo '{"deny": ["\(dir)/deny.json"]}' > \(dir)/policy.json
+            chmod 0644 \(dir)/deny.json \(dir)/policy.json
+            """)
+        #expect(fix.status == 0, "\(fix.stderr)")
+        let env = ["SECCOMP_WARDEN_POLICY": dir + "/policy.json", "SECCOMP_WARDEN_AUDIT_LOG": dir + "/audit.log"]
+        let state = Data("{\"ociVersion\": \"1.0.2\", \"id\": \"arch\", \"status\": \"creating\", \"pid\": \(getpid()), \"bundle\": \"\(b)\"}".utf8)
+        let gate = try warden(["hook", "createRuntime"], input: state, env: env)
+        #expect(gate.status == 1 && gate.stderr.contains("ptrace"), "the gate passed ptrace: \(gate.stdout) \(gate.stderr)")
+        // The kernel runs it as x86_64 all the same: ptrace is open, and verify says so.
+        let c = try start("runc", bundle: b, tag: "arch")
+        defer { c.stop() }
+        let v = try warden(["verify", "--container", c.id], env: env)
+        #expect(v.status == 1 && v.stdout.contains("ptrace"), "\(v.stdout) \(v.stderr)")
+    }
+
     @Test("config.json is read only when the verdict needs it: an exemption reads it; an unreadable one exempts nothing and decides nothing")
     func configReadWhenNeeded() throws {
         let dir = try tempDir("verify-lazy")

@@ -4,6 +4,7 @@ import Testing
 @testable import WardenJSON
 @testable import WardenPolicy
 @testable import WardenSpec
+import WardenVerify
 
 @Suite("Policy and tightening")
 struct PolicyTests {
@@ -173,6 +174,27 @@ struct PolicyTests {
         #expect(try verdict(caps: ["CAP_CHOWN"]).contains { $0.hasPrefix("chroot:") })
         // The built-in deny rules still apply either way.
         #expect(try verdict(caps: ["CAP_SYS_CHROOT"]).contains { $0.hasPrefix("keyctl:") })
+    }
+
+    @Test("red team: a Docker-format deny set is converted for this machine's architecture, whatever config.json lists first", .rootOwnedFiles)
+    func dockerFormatDenySetArchitecture() throws {
+        let dir = try tempDir("denyset-arch")
+        defer { cleanup(dir) }
+        // ptrace denied on amd64 and its sub-architectures only (Docker's shape for arch-specific rules).
+        try #"{"defaultAction": "SCMP_ACT_ALLOW", "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}, {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}], "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "includes": {"arches": ["amd64", "x32", "x86"]}}]}"#
+            .write(toFile: dir + "/deny.json", atomically: false, encoding: .utf8)
+        try "{\"deny\": [\"\(dir)/deny.json\"]}".write(toFile: dir + "/policy.json", atomically: false, encoding: .utf8)
+        chmod(dir + "/policy.json", 0o600)
+        let policy = try Policy.load(file: dir + "/policy.json")
+        // A profile that allows ptrace, listing aarch64 first: the kernel here still runs it as x86_64.
+        for arches in [#""SCMP_ARCH_X86_64""#, #""SCMP_ARCH_AARCH64", "SCMP_ARCH_X86_64""#, #""SCMP_ARCH_AARCH64""#] {
+            let first = arches
+            let doc = try JSONDocument(bytes: Array(#"{"ociVersion": "1.0.2", "process": {"args": ["true"], "capabilities": {"bounding": []}}, "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": [\#(arches)], "syscalls": [{"names": ["keyctl", "bpf"], "action": "SCMP_ACT_ERRNO"}]}}}"#.utf8), name: "config.json")
+            let changes = try Evaluation.evaluate(OCIConfig(document: doc), policy: policy).changes.map(\.description)
+            #expect(changes.contains { $0.hasPrefix("ptrace:") }, "\(first) first: \(changes)")
+            let judge = try ChainJudge(policy: policy, config: OCIConfig(document: doc))
+            #expect(judge.routes.contains { $0.description.hasPrefix("ptrace") }, "\(first) first: \(judge.routes.map(\.description))")
+        }
     }
 
     @Test("the built-in inject profile is the converted Docker default sample")
