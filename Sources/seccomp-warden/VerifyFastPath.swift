@@ -20,7 +20,7 @@ enum VerifyFastPath {
         guard argv.count >= 3, argv[1] == "verify" else { return nil }
         var run = VerifyRun()
         var json = false
-        var seen = Set<String>()
+        var seen = [String]()  // a few names: an Array, no run-time Hashable lookup (takesValue)
         var i = 2
         while i < argv.count {
             var name = argv[i]
@@ -41,7 +41,8 @@ enum VerifyFastPath {
                 return nil
             }
             // A repeated option: ArgumentParser's rules (last wins, or an error) are its own.
-            guard name == "--root" || seen.insert(name).inserted else { return nil }
+            guard name == "--root" || !seen.contains(name) else { return nil }
+            seen.append(name)
             let v = value ?? ""
             switch name {
             case "--pid":
