@@ -132,10 +132,20 @@ public enum Hook {
             if getitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer) == 0, timer.it_value.tv_sec > 0 || timer.it_value.tv_usec > 0 {
                 budget = min(budget, (Int(timer.it_value.tv_sec) * 1000 + Int(timer.it_value.tv_usec) / 1000) / 2)
             }
-            let config = try Bundle.open(state.bundle, writers: .rootAndSelf).config
-            if let ex = policy.exemption(for: try config.annotations()) {
-                AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, .init(.exempt, reason: ex.reason))
-                return 0
+            // config.json is read now, with the gate's checks (only root may change it). It is parsed
+            // now only for an exemption; else when the verdict needs it (`Verifier.ConfigSource`: a
+            // thread without NoNewPrivs), and then a config that does not parse is an error as before.
+            let config: Verifier.ConfigSource
+            if policy.exemptions.isEmpty {
+                let (file, bytes) = try Bundle.read(state.bundle, writers: .rootAndSelf)
+                config = .init { () throws(WardenError) in try Bundle.parse(bytes, file: file) }
+            } else {
+                let parsed = try Bundle.open(state.bundle, writers: .rootAndSelf).config
+                if let ex = policy.exemption(for: try parsed.annotations()) {
+                    AuditLog.record(policy: policy, stage: stage, id: id, bundle: bundle, .init(.exempt, reason: ex.reason))
+                    return 0
+                }
+                config = .init(parsed: parsed)
             }
             // A short-lived container may be gone before poststart runs (crun): nothing to check, and we say so.
             pidfd = ProcessStart.open(pid)
@@ -157,6 +167,7 @@ public enum Hook {
                 let verifier = try Verifier(policy: policy)
                 verifier.mainThreadsOnly = true
                 let r = try verifier.verify(pid: pid, config: config, container: nil)
+                if let e = config.error { throw e }
                 // Unverified (a task that could not be stopped or read) fails like a finding.
                 findings = r.failures.map { "\($0.check): \($0.status.rawValue): \($0.evidence)" }
                 report = r

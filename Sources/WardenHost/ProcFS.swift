@@ -82,7 +82,7 @@ public enum ProcFS {
             }
             if let value { out.append(value) }
         }
-        return out.sorted()
+        return out.sortedFew()  // procfs lists pids in order: checked, not sorted again
     }
 
     /// The threads of a process (its /proc/PID/task entries).
@@ -160,12 +160,30 @@ public struct TaskStatus: Equatable, Sendable {
 
     static let keys: [StaticString] = ["Name", "Seccomp", "Seccomp_filters", "NoNewPrivs", "TracerPid", "State", "Tgid", "NSpid"]
 
-    /// The key of `keys` these bytes spell exactly, or nil.
-    static func key(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        for k in keys where k.utf8CodeUnitCount == bytes.count {
-            if memcmp(k.utf8Start, bytes.baseAddress!, bytes.count) == 0 { return k.description }
+    /// The index in `keys` of the key these bytes spell exactly, or nil.
+    static func key(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        for (i, k) in keys.enumerated() where k.utf8CodeUnitCount == bytes.count {
+            if memcmp(k.utf8Start, bytes.baseAddress!, bytes.count) == 0 { return i }
         }
         return nil
+    }
+
+    /// A decimal integer as `Int(String)` reads one (an optional sign, then digits only); nil when it is not one or overflows.
+    static func integer(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        var i = 0, negative = false
+        if i < b.count && (b[i] == 0x2b || b[i] == 0x2d) { negative = b[i] == 0x2d; i += 1 }
+        guard i < b.count else { return nil }
+        var v = 0
+        while i < b.count {
+            let d = Int(b[i]) - 0x30
+            guard d >= 0 && d <= 9 else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (n, o2) = negative ? m.subtractingReportingOverflow(d) : m.addingReportingOverflow(d)
+            if o1 || o2 { return nil }
+            v = n
+            i += 1
+        }
+        return v
     }
 
     /// Parses the text of a status file.
@@ -182,7 +200,8 @@ public struct TaskStatus: Equatable, Sendable {
         pidNamespaceDepth = nil
         var sawAny = false
         // One pass over the bytes: lines at newline bytes (empty ones skipped), the key before the first
-        // colon; only the keys read below get a String (a status file has some 55 lines, read per task).
+        // colon, the value after it with blanks trimmed; numbers are read from the bytes, and only the
+        // name becomes a String (a status file has some 55 lines, read per task: issue 14).
         bytes.withUnsafeBufferPointer { b in
             var start = 0
             while start < b.count {
@@ -193,16 +212,26 @@ public struct TaskStatus: Equatable, Sendable {
                 while colon < end && b[colon] != 0x3a { colon += 1 }
                 if colon == end { continue }
                 guard let key = Self.key(UnsafeBufferPointer(rebasing: b[start..<colon])) else { continue }
-                let value = String(decoding: UnsafeBufferPointer(rebasing: b[(colon + 1)..<end]), as: UTF8.self).trimmingBlanks
+                var a = colon + 1, z = end
+                while a < z && (b[a] == 0x20 || b[a] == 0x09) { a += 1 }
+                while z > a && (b[z - 1] == 0x20 || b[z - 1] == 0x09 || b[z - 1] == 0x0d) { z -= 1 }
+                let value = UnsafeBufferPointer(rebasing: b[a..<z])
                 switch key {
-                case "Name": name = value; sawAny = true
-                case "Seccomp": seccomp = Int(value).flatMap(Mode.init(rawValue:))
-                case "Seccomp_filters": filters = Int(value)
-                case "NoNewPrivs": noNewPrivs = value == "1"
-                case "TracerPid": tracerPid = Int32(value) ?? 0
-                case "State": state = value.first
-                case "Tgid": tgid = Int32(value) ?? 0
-                case "NSpid": pidNamespaceDepth = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
+                case 0: name = String(decoding: value, as: UTF8.self); sawAny = true
+                case 1: seccomp = Self.integer(value).flatMap(Mode.init(rawValue:))
+                case 2: filters = Self.integer(value)
+                case 3: noNewPrivs = value.count == 1 && value[0] == 0x31
+                case 4: tracerPid = Self.integer(value).flatMap { Int32(exactly: $0) } ?? 0
+                case 5: state = value.isEmpty ? nil : value[0] < 0x80 ? Character(Unicode.Scalar(value[0])) : String(decoding: value, as: UTF8.self).first
+                case 6: tgid = Self.integer(value).flatMap { Int32(exactly: $0) } ?? 0
+                case 7:
+                    var fields = 0, inField = false
+                    for c in value {
+                        let blank = c == 0x20 || c == 0x09
+                        if !blank && !inField { fields += 1 }
+                        inField = !blank
+                    }
+                    pidNamespaceDepth = fields
                 default: break
                 }
             }

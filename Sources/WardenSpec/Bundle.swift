@@ -43,6 +43,24 @@ public enum Bundle {
     /// someone untrusted could change is refused (`WardenError.Kind.refused`). config.json itself is
     /// never read through a symlink; a FIFO or a device is refused without blocking.
     public static func open(_ path: String, writers: Writers) throws(WardenError) -> Opened {
+        let (folder, name, file) = try locate(path, writers: writers)
+        return try Opened(folder: folder, name: name, file: file, contents: try folder.read(name, shown: file))
+    }
+
+    /// config.json's bytes, read with `open`'s checks, and not parsed: for a reader whose verdict
+    /// needs the config only now and then (`hook poststart`: jansson's parse of a tightened config
+    /// is most of its instructions). `file` names it in errors.
+    public static func read(_ path: String, writers: Writers) throws(WardenError) -> (file: String, bytes: [UInt8]) {
+        let (folder, name, file) = try locate(path, writers: writers)
+        return (file, try folder.read(name, shown: file).bytes)
+    }
+
+    /// Parses bytes `read` returned.
+    public static func parse(_ bytes: [UInt8], file: String) throws(WardenError) -> OCIConfig {
+        OCIConfig(document: try JSONDocument(bytes: bytes, name: file))
+    }
+
+    private static func locate(_ path: String, writers: Writers) throws(WardenError) -> (Folder, name: String, file: String) {
         let (folder, entry) = try Folder.locate(path, writers: writers, final: .folderOrFile)
         let name = entry ?? "config.json"
         let file = entry == nil ? (path.hasSuffix("/") ? path : path + "/") + "config.json" : path
@@ -52,7 +70,7 @@ public enum Bundle {
                 throw .input("bundle folder has no config.json", file: path)
             }
         }
-        return try Opened(folder: folder, name: name, file: file, contents: try folder.read(name, shown: file))
+        return (folder, name, file)
     }
 
     /// Reads config.json for offline use (`check`, `explain`, `verify`): no ownership checks, but never

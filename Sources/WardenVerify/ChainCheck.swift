@@ -36,7 +36,7 @@ public struct SyscallFinding: Equatable, Sendable {
 public struct ChainJudge: Sendable {
     public let routes: [Route]
     /// The site-denied syscall names, for the report.
-    public var names: [String] { var seen = Set<String>(); return routes.map(\.syscall).filter { seen.insert($0).inserted } }
+    public var names: [String] { routes.map { $0.syscall }.uniqueSorted() }
     public var architectures: [SeccompArch] { Guarantee.abis }
 
     /// Where a chain that holds is remembered (by its BPF bytes, the routes and this binary), so the
@@ -92,10 +92,26 @@ public struct ChainJudge: Sendable {
     /// route with the action it requires, and every instruction of every filter, in order.
     func cacheKey(_ chain: [BPFProgram]) -> [UInt8] {
         // Built from bytes: an array's description ("\(array)") looks up conformances at run time (0.4 M).
-        var out = Array("chain v3 \(VerdictCache.binaryIdentity) abis".utf8)
-        for a in architectures { out += [0x20] + Array(a.libseccompName.utf8) }
+        var out = Array("chain v4 \(VerdictCache.binaryIdentity) abis".utf8)
+        func put(_ v: UInt64, _ bytes: Int) { for s in 0..<bytes { out.append(UInt8(truncatingIfNeeded: v >> (8 * s))) } }
+        func put(_ text: String) { let b = Array(text.utf8); put(UInt64(b.count), 4); out += b }
+        for a in architectures { put(a.libseccompName) }
+        // Each route as bytes: its name, each condition (index, operator, both values) and the action
+        // it requires, every field length-prefixed or fixed-size. Its description's text (hex numbers
+        // by String(radix:)) was 0.25 M instructions of a warm verify.
         out += Array(" routes".utf8)
-        for r in routes { out += Array(" \(r.description)=\(Compiler.actionValue(r.action))".utf8) }
+        put(UInt64(routes.count), 4)
+        for r in routes {
+            put(r.syscall)
+            put(UInt64(r.conditions.count), 4)
+            for c in r.conditions {
+                put(UInt64(c.index), 4)
+                put(c.op.rawValue)
+                put(c.value, 8)
+                put(c.valueTwo ?? 0, 8)
+            }
+            put(UInt64(Compiler.actionValue(r.action)), 4)
+        }
         out += Array(" bpf".utf8)
         // Each filter: its instruction count, then each instruction as the kernel's 8 bytes (code, jt,
         // jf, k; little-endian), written in place. Hex text of a chain's hundreds of instructions was

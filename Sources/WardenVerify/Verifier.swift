@@ -204,24 +204,31 @@ public final class Verifier {
     /// annotations) or a thread without NoNewPrivs (whether the config asked for it). A node's usual
     /// container needs none of them, and jansson's parse of a tightened config is a third of a verify.
     public final class ConfigSource {
-        let path: String?
+        private let load: (() throws(WardenError) -> OCIConfig)?
         private var parsed: OCIConfig?
         private var tried: Bool
+        /// Why it could not be read or parsed, once it was tried.
+        public private(set) var error: WardenError?
 
         /// `path`: where the runtime keeps it (nil: no record, nothing to read).
-        public init(path: String?) { self.path = path; tried = path == nil }
-        public init(parsed: OCIConfig?) { path = nil; self.parsed = parsed; tried = true }
+        public convenience init(path: String?) {
+            guard let path else { self.init(parsed: nil); return }
+            self.init { () throws(WardenError) in try Bundle.loadConfig(path) }
+        }
+        public init(parsed: OCIConfig?) { load = nil; self.parsed = parsed; tried = true }
+        /// `load` runs at most once, when the config is first asked for.
+        public init(load: @escaping () throws(WardenError) -> OCIConfig) { self.load = load; tried = false }
 
         /// Whether there is a config at all (read or to be read).
-        var known: Bool { path != nil || parsed != nil }
+        var known: Bool { load != nil || parsed != nil }
         /// Whether it has been read (and what was read is in `value`).
         var isRead: Bool { tried }
 
         /// The config, read and parsed on first use; nil when there is none or it cannot be read.
         var value: OCIConfig? {
-            if !tried, let path {
+            if !tried, let load {
                 tried = true
-                parsed = try? Bundle.loadConfig(path)
+                do { parsed = try load() } catch { self.error = error }
             }
             return parsed
         }
@@ -236,13 +243,8 @@ public final class Verifier {
         if ProcFS.readLink("/proc/self") != String(getpid()) {
             throw .system("the /proc mounted here is not of the verifier's PID namespace (/proc/self is not pid \(getpid())): it would not see the containers' tasks")
         }
-        var capEff: UInt64 = 0
-        var seccomp = ""
-        for line in bytes.split(separator: 10) {
-            let text = String(decoding: line, as: UTF8.self)
-            if text.hasPrefix("CapEff:") { capEff = UInt64(String(text.dropFirst(7)).trimmingBlanks, radix: 16) ?? 0 }
-            if text.hasPrefix("Seccomp:") { seccomp = String(text.dropFirst(8)).trimmingBlanks }
-        }
+        let capEff = statusField(bytes, "CapEff:").flatMap { UInt64($0, radix: 16) } ?? 0
+        let seccomp = statusField(bytes, "Seccomp:") ?? ""
         var missing = [String]()
         if capEff & (1 << 19) == 0 { missing.append("CAP_SYS_PTRACE") }
         if deep {
@@ -260,15 +262,22 @@ public final class Verifier {
 
     /// The process's bounding capability set, from the kernel (`CapBnd:` in /proc/PID/status); nil when unreadable.
     static func boundingSet(_ pid: Int32) -> [String]? {
-        guard let text = ProcFS.readText("/proc/\(pid)/status") else { return nil }
-        // By bytes: splitting the text into Characters was 0.6 M instructions of a warm verify.
-        let bytes = Array(text.utf8), key = Array("CapBnd:".utf8)
+        guard let bytes = ProcFS.read("/proc/\(pid)/status") else { return nil }
+        return statusField(bytes, "CapBnd:").flatMap { UInt64($0, radix: 16) }.map { ConversionContext.capabilities(mask: $0) }
+    }
+
+    /// The value on the line of a /proc status file that starts with `key`, blanks trimmed. By bytes:
+    /// splitting the text into lines of Characters was 0.6 M instructions of a warm verify.
+    static func statusField(_ bytes: [UInt8], _ key: StaticString) -> String? {
+        let k = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
         var start = 0
         while start < bytes.count {
             let end = bytes[start...].firstIndex(of: 10) ?? bytes.count
-            if bytes[start..<end].starts(with: key) {
-                let hex = bytes[(start + key.count)..<end].drop { $0 == 0x20 || $0 == 0x09 }
-                return UInt64(String(decoding: hex, as: UTF8.self), radix: 16).map { ConversionContext.capabilities(mask: $0) }
+            if end - start >= k.count && bytes[start..<(start + k.count)].elementsEqual(k) {
+                var a = start + k.count, b = end
+                while a < b && (bytes[a] == 0x20 || bytes[a] == 0x09) { a += 1 }
+                while b > a && (bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09) { b -= 1 }
+                return String(decoding: bytes[a..<b], as: UTF8.self)
             }
             start = end + 1
         }
@@ -318,7 +327,7 @@ public final class Verifier {
         } else if statuses.contains(where: { $0.seccomp == nil }) {
             report.checks.append(.init("seccomp mode", .finding, "the kernel reports no Seccomp line in /proc/\(pid)/status (no CONFIG_SECCOMP)"))
         } else if weak.isEmpty {
-            let counts = Set(statuses.compactMap(\.filters)).sorted().map(String.init).joined(separator: "/")
+            let counts = statuses.compactMap(\.filters).uniqueSorted().map(String.init).joined(separator: "/")
             report.checks.append(.init("seccomp mode", .ok, "\(summary): Seccomp 2 (filter), Seccomp_filters \(counts.isEmpty ? "?" : counts)"))
         } else {
             let shown = weak.prefix(4).map { t in
@@ -388,7 +397,7 @@ public final class Verifier {
     func collect(pid: Int32, ownCgroup: Bool, stopper: TaskStopper)
         -> (tasks: [InspectedTask], members: ContainerProcesses.Members, stable: Bool, rounds: Int) {
         var tasks = [InspectedTask]()
-        var index = [Int32: Int]()
+        var known = PidMap<Bool>()  // tids already taken in (a PidMap: no Int32 hashing)
         var members = ContainerProcesses.Members(pids: [pid], scope: .descendants)
         var stable = false
         var rounds = 0
@@ -401,7 +410,7 @@ public final class Verifier {
                 let all = tids(of: p)
                 // A live process whose threads cannot be listed cannot be checked: never skip it quietly.
                 if all.isEmpty && ContainerProcesses.isLive(p) && !members.unresolved.contains(p) { members.unresolved.append(p) }
-                for t in all where index[t] == nil { listed.append((p, t)) }
+                for t in all where known[t] == nil { listed.append((p, t)) }
             }
             afterListing?(rounds)
             var seen = 0
@@ -419,7 +428,7 @@ public final class Verifier {
                 } else if let e = stopper.seize(pid: p, tid: t, tracerWait: min(Self.tracerWait, deadline &- min(deadline, TaskStopper.now()))) {
                     task.state = e == .gone ? .exited : .notRead(e.description)
                 }
-                index[t] = tasks.count
+                known[t] = true
                 tasks.append(task)
                 seen += 1
                 if case .held = task.state { fresh.append(tasks.count - 1) }

@@ -465,7 +465,8 @@ struct VerdictCacheBoundsTests {
         let read = try #require(proc.read(me, "cgroup", into: &buf))
         #expect(Array(buf[0..<read]) == ProcFS.read("/proc/self/cgroup"))
         #expect(proc.read(Int32.max, "cgroup", into: &buf) == nil)
-        #expect(ProcFS.pids().contains(me) && ProcFS.pids() == ProcFS.pids().sorted())
+        let pids = ProcFS.pids()  // one listing: processes come and go between two (other suites run beside)
+        #expect(pids.contains(me) && pids == pids.sorted())
         #expect(ProcFS.threads(of: me).contains(me))
         // A status file read in one pass: only whole keys, the value after the first colon, blanks trimmed.
         let status = Array("Name:\t a:b \t\n\nno colon here\nSeccompx:\t0\nSeccomp:\t2\nSeccomp_filters:\t3\nNoNewPrivs:\t1\nTracerPid:\t0\nState:\tZ (zombie)\nTgid:\t42\nNSpid:\t42\t7\t1\n:\t9\nTgid2:\t5".utf8)
@@ -473,7 +474,39 @@ struct VerdictCacheBoundsTests {
         #expect(t.name == "a:b" && t.seccomp == .filter && t.filters == 3 && t.noNewPrivs == true && t.tracerPid == 0)
         #expect(t.state == "Z" && t.isExited && t.tgid == 42 && t.pidNamespaceDepth == 3)
         #expect(TaskStatus(pid: 1, tid: 1, text: Array("Seccomp:\t2\n".utf8)) == nil)
+        for text in ["0", "+2", "-3", "", "+", "-", "12a", "1 2", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "\u{663}", "007"] {
+            let bytes = Array(text.utf8)
+            #expect(bytes.withUnsafeBufferPointer { TaskStatus.integer($0) } == Int(text), "\(text)")
+        }
         let mine = try #require(TaskStatus.read(pid: me, tid: me))
         #expect(mine.tgid == me && mine.pidNamespaceDepth == 1 && mine.state != nil && !mine.name.isEmpty)
+        // The verifier's own status fields: whole keys at a line's start, blanks trimmed.
+        #expect(Verifier.statusField(status, "Seccomp:") == "2" && Verifier.statusField(status, "Name:") == "a:b")
+        #expect(Verifier.statusField(status, "NSpid:") == "42\t7\t1" && Verifier.statusField(status, "CapEff:") == nil)
+        #expect(Verifier.statusField(Array("Seccomp:".utf8), "Seccomp:") == "" && Verifier.statusField([], "Seccomp:") == nil)
+    }
+
+    @Test("sorting and de-duplicating without a Set: the same answers as sorted() and Set, on every small shape and on long random input",
+          arguments: [0, 1, 2, 3, 5, 256, 257, 600])
+    func smallSorts(count: Int) {
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            let values: [Int32] = (0..<count).map { _ in Int32.random(in: (round % 2 == 0 ? -3...3 : Int32.min...Int32.max), using: &rng) }
+            for input in [values, values.sorted(), Array(values.sorted().reversed())] {
+                #expect(input.sortedFew() == input.sorted())
+                #expect(input.uniqueSorted() == Set(input).sorted())
+                var seen = Set<Int32>()
+                #expect(input.uniqueInOrder() == input.filter { seen.insert($0).inserted })
+            }
+            // PidMap: the same answers as a Dictionary under random inserts, updates and removals.
+            var map = PidMap<Int>(), dict = [Int32: Int]()
+            for (i, k) in values.enumerated() {
+                let v: Int? = i % 3 == 2 ? nil : i
+                map[k] = v
+                dict[k] = v
+                #expect(map[k] == dict[k])
+            }
+            #expect(map.count == dict.count && map.keys == dict.keys.sorted() && map.values == map.keys.map { dict[$0]! })
+        }
     }
 }

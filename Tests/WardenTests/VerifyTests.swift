@@ -324,6 +324,59 @@ struct VerifyTests {
         #expect(o4.contains("NoNewPrivs 1 on every thread"), "\(o4)")
     }
 
+    /// poststart reads config.json (with the gate's ownership checks) but parses it only for an
+    /// exemption or a thread without NoNewPrivs: then a config that does not parse is an error, as before.
+    @Test("poststart parses config.json only when the verdict needs it; when it does, one that does not parse is an error and the container is killed")
+    func poststartConfigWhenNeeded() throws {
+        let dir = try tempDir("post-lazy")
+        defer { cleanup(dir) }
+        let okDir = dir + "/ok", nnpDir = dir + "/nnp0"
+        for d in [okDir, nnpDir] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let ok = try bundle("docker-default", in: okDir, apply: true)
+        let nnp = try bundle("docker-default", in: nnpDir, apply: true)
+        let prep = try Self.shell("""
+            python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["process"]["noNewPrivileges"]=False; json.dump(c, open(sys.argv[1], "w"))' \(nnp)/config.json
+            echo '{"trustedAnnotations": ["org.example.seccomp-warden/exempt"], "exemptions": [{"annotations": {"org.example.seccomp-warden/exempt": "yes"}, "reason": "lazy test"}]}' > \(dir)/exempt.json
+            chmod 0644 \(dir)/exempt.json
+            """)
+        #expect(prep.status == 0, "\(prep.stderr)")
+        let o = try start("runc", bundle: ok, tag: "post-lazy-ok")
+        defer { o.stop() }
+        let n = try start("runc", bundle: nnp, tag: "post-lazy-nnp0")
+        defer { n.stop() }
+        // The kernel's side: every thread of one has NoNewPrivs 1, of the other 0.
+        #expect(readText("/proc/\(o.pid)/status").contains("NoNewPrivs:\t1"))
+        #expect(readText("/proc/\(n.pid)/status").contains("NoNewPrivs:\t0"))
+        func poststart(_ c: Container, policy: String = "builtin") throws -> (rc: Int32, log: String) {
+            let log = dir + "/audit-\(UInt32.random(in: 0...UInt32.max)).log"
+            let state = "{\"ociVersion\":\"1.0.2\",\"id\":\"\(c.id)\",\"status\":\"running\",\"pid\":\(c.pid),\"bundle\":\"\(c.bundle)\"}"
+            let r = try warden(["hook", "poststart", "--policy", policy], input: Data(state.utf8), env: ["SECCOMP_WARDEN_AUDIT_LOG": log])
+            return (r.status, readText(log) + r.stderr)
+        }
+        // Positive controls: both compliant while their configs parse.
+        let ok1 = try poststart(o), nnp1 = try poststart(n)
+        #expect(ok1.rc == 0 && ok1.log.contains("\"decision\":\"compliant\""), "\(ok1)")
+        #expect(nnp1.rc == 0 && nnp1.log.contains("\"decision\":\"compliant\"") && nnp1.log.contains("noNewPrivileges false"), "\(nnp1)")
+        for b in [ok, nnp] { try "{\"not json".write(toFile: b + "/config.json", atomically: false, encoding: .utf8) }
+        // NoNewPrivs 1 everywhere and no exemptions: the verdict is the kernel's, the config is not parsed.
+        let ok2 = try poststart(o)
+        #expect(ok2.rc == 0 && ok2.log.contains("\"decision\":\"compliant\"") && ok2.log.contains("NoNewPrivs 1 on every thread"), "\(ok2)")
+        // A policy with exemptions parses it first: an error (exit 2), and the container is killed (enforce).
+        let ok3 = try poststart(o, policy: dir + "/exempt.json")
+        #expect(ok3.rc == 2 && ok3.log.contains(ok + "/config.json"), "\(ok3)")
+        // NoNewPrivs 0 needs the config: the same error, and the container is killed.
+        let nnp2 = try poststart(n)
+        #expect(nnp2.rc == 2 && nnp2.log.contains(nnp + "/config.json"), "\(nnp2)")
+        // Killed: its /proc entry gone, or a zombie.
+        var gone = false
+        for _ in 0..<50 where !gone {
+            let status = readText("/proc/\(n.pid)/status")
+            gone = status.isEmpty || status.contains("State:\tZ")
+            if !gone { usleep(100_000) }
+        }
+        #expect(gone, "the container whose config was needed and did not parse still runs")
+    }
+
     @Test("without CAP_SYS_ADMIN (or CAP_SYS_PTRACE) verify is an error (exit 2), not a /proc-only pass, and leaves the process untraced",
           arguments: ["cap_sys_admin", "cap_sys_ptrace"])
     func ptraceNotPermitted(cap: String) throws {
