@@ -285,6 +285,19 @@ struct VerifyTests {
         #expect(v.status == 1 && v.stdout.contains("ptrace"), "\(v.stdout) \(v.stderr)")
     }
 
+    /// Runs a Python statement on the bundle's config.json, loaded as `c`, and writes it back.
+    func editConfig(_ bundle: String, _ statement: String) throws {
+        let r = try Self.shell("python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); \(statement); json.dump(c, open(sys.argv[1], \"w\"))' \(bundle)/config.json")
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    /// A policy (root's, 0644) that exempts containers annotated org.example.seccomp-warden/exempt=yes.
+    func writeExemptPolicy(_ path: String) throws {
+        try #"{"trustedAnnotations": ["org.example.seccomp-warden/exempt"], "exemptions": [{"annotations": {"org.example.seccomp-warden/exempt": "yes"}, "reason": "lazy test"}]}"#
+            .write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, 0o644)
+    }
+
     @Test("config.json is read only when the verdict needs it: an exemption reads it; an unreadable one exempts nothing and decides nothing")
     func configReadWhenNeeded() throws {
         let dir = try tempDir("verify-lazy")
@@ -294,12 +307,8 @@ struct VerifyTests {
         try FileManager.default.createDirectory(atPath: okDir, withIntermediateDirectories: true)
         let weak = try bundle("weak-allow", in: weakDir, apply: false)
         let ok = try bundle("docker-default", in: okDir, apply: true)
-        let annotate = try Self.shell("""
-            python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["annotations"]={"org.example.seccomp-warden/exempt": "yes"}; json.dump(c, open(sys.argv[1], "w"))' \(weak)/config.json
-            echo '{"trustedAnnotations": ["org.example.seccomp-warden/exempt"], "exemptions": [{"annotations": {"org.example.seccomp-warden/exempt": "yes"}, "reason": "lazy test"}]}' > \(dir)/exempt.json
-            chmod 0644 \(dir)/exempt.json
-            """)
-        #expect(annotate.status == 0, "\(annotate.stderr)")
+        try editConfig(weak, #"c["annotations"]={"org.example.seccomp-warden/exempt": "yes"}"#)
+        try writeExemptPolicy(dir + "/exempt.json")
         let w = try start("runc", bundle: weak, tag: "lazy-weak")
         defer { w.stop() }
         let o = try start("runc", bundle: ok, tag: "lazy-ok")
@@ -334,12 +343,8 @@ struct VerifyTests {
         for d in [okDir, nnpDir] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
         let ok = try bundle("docker-default", in: okDir, apply: true)
         let nnp = try bundle("docker-default", in: nnpDir, apply: true)
-        let prep = try Self.shell("""
-            python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["process"]["noNewPrivileges"]=False; json.dump(c, open(sys.argv[1], "w"))' \(nnp)/config.json
-            echo '{"trustedAnnotations": ["org.example.seccomp-warden/exempt"], "exemptions": [{"annotations": {"org.example.seccomp-warden/exempt": "yes"}, "reason": "lazy test"}]}' > \(dir)/exempt.json
-            chmod 0644 \(dir)/exempt.json
-            """)
-        #expect(prep.status == 0, "\(prep.stderr)")
+        try editConfig(nnp, #"c["process"]["noNewPrivileges"]=False"#)
+        try writeExemptPolicy(dir + "/exempt.json")
         let o = try start("runc", bundle: ok, tag: "post-lazy-ok")
         defer { o.stop() }
         let n = try start("runc", bundle: nnp, tag: "post-lazy-nnp0")
