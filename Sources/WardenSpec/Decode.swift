@@ -41,7 +41,9 @@ public extension JSONNode {
     /// matches object keys to fields ignoring case (Unicode simple folding: `ſ` is `s`, `K` is `k`) and
     /// the last matching key wins, while crun and seccomp-warden match exactly. Such a key would be
     /// judged one way here and enforced another by runc.
-    func rejectCaseVariants(of known: Set<String>) throws(WardenError) {
+    /// `known` is a short list, scanned: a Set<String>'s first use costs a hook 0.25 M instructions
+    /// (the Swift runtime looks up String's Hashable conformance), more than the compares.
+    func rejectCaseVariants(of known: [String]) throws(WardenError) {
         guard kind == .object else { return }
         for key in keys where !known.contains(key) {
             let folded = goFolded(key)
@@ -52,7 +54,7 @@ public extension JSONNode {
     }
 
     /// Rejects keys outside `known`, naming the first one.
-    func rejectUnknownKeys(_ known: Set<String>, what: String) throws(WardenError) {
+    func rejectUnknownKeys(_ known: [String], what: String) throws(WardenError) {
         for key in keys where !known.contains(key) {
             throw .input("unknown field in \(what)", path: path / key)
         }
@@ -78,8 +80,8 @@ func goFolded(_ key: String) -> String {
 public let maxErrno: UInt32 = 4095
 
 extension LinuxSeccomp {
-    static let knownKeys: Set<String> = ["defaultAction", "defaultErrnoRet", "architectures", "flags",
-                                         "listenerPath", "listenerMetadata", "syscalls"]
+    static let knownKeys: [String] = ["defaultAction", "defaultErrnoRet", "architectures", "flags",
+                                      "listenerPath", "listenerMetadata", "syscalls"]
 
     /// Decodes and validates `linux.seccomp` (or a profile file's top level).
     /// Unknown keys are kept by the writer but must not look like typos of known ones: they are ignored here, as runc does.
