@@ -201,3 +201,192 @@ static inline int sw_runc_state_members(const char *s, size_t n, size_t *vs, siz
     if (e == (size_t)-1 || sw_json_ws(s, n, e) != n) return -1;
     return 0;
 }
+
+/* config.json for a warm gate (issue 14): jansson's parse of a 13 KB config is three quarters of the
+   gate's instructions, while a cache hit needs only three members. sw_config_index checks the whole
+   document and finds annotations, linux.seccomp and process.capabilities.bounding (out[0..<6]: start
+   and end of each value, (size_t)-1 for an absent one). 0 only for a document jansson would read as
+   JSONDocument asks (duplicates and NUL refused) to the same tree; -1 for anything it cannot vouch
+   for, and the caller then parses it with jansson, whose answer (a tree or the error) stands. It vouches
+   for less than jansson accepts: ASCII only, no escape in a key, integers of at most 18 digits, no
+   fraction or exponent, objects of at most 64 keys, nesting of at most 64 levels. Like checkSeccompKeys,
+   it refuses a key on the way to those members that only differs from it in case (Go's JSON, runc's
+   reader, ignores case), and a linux that is neither an object nor null. */
+enum { SW_CFG_OTHER, SW_CFG_ROOT, SW_CFG_LINUX, SW_CFG_PROCESS, SW_CFG_CAPS };
+#define SW_CFG_FAIL ((size_t)-1)
+
+typedef struct { const unsigned char *s; size_t n; size_t *out; } sw_cfg;
+
+/* Bytes a string's fast loop stops at: a quote, a backslash, a control byte, a non-ASCII byte. */
+static const unsigned char sw_cfg_stop[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+};
+
+static inline int sw_cfg_hex(unsigned char b) {
+    if (b >= '0' && b <= '9') return b - '0';
+    if (b >= 'a' && b <= 'f') return b - 'a' + 10;
+    if (b >= 'A' && b <= 'F') return b - 'A' + 10;
+    return -1;
+}
+
+/* The string at s[i] (a quote): the index past its closing quote. A key may hold no escape (jansson
+   compares keys decoded; bytes are then the same thing). \u0000 and surrogates are left to jansson. */
+static inline size_t sw_cfg_string(const sw_cfg *c, size_t i, int key) {
+    const unsigned char *s = c->s;
+    size_t n = c->n;
+    i++;
+    for (;;) {
+        while (i < n && !sw_cfg_stop[s[i]]) i++;
+        if (i >= n) return SW_CFG_FAIL;
+        if (s[i] == '"') return i + 1;
+        if (s[i] != '\\' || key || i + 1 >= n) return SW_CFG_FAIL;
+        unsigned char e = s[i + 1];
+        if (e == 'u') {
+            if (n - i < 6) return SW_CFG_FAIL;
+            int v = 0;
+            for (int k = 2; k < 6; k++) {
+                int h = sw_cfg_hex(s[i + k]);
+                if (h < 0) return SW_CFG_FAIL;
+                v = v * 16 + h;
+            }
+            if (v == 0 || (v >= 0xd800 && v <= 0xdfff)) return SW_CFG_FAIL;
+            i += 6;
+        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+            i += 2;
+        } else {
+            return SW_CFG_FAIL;
+        }
+    }
+}
+
+/* 1 when key (len bytes) is `name` in another case: a key runc reads as `name` and jansson does not. */
+static inline int sw_cfg_variant(const unsigned char *key, size_t len, const char *name) {
+    size_t l = strlen(name);
+    if (len != l || memcmp(key, name, l) == 0) return 0;
+    for (size_t k = 0; k < l; k++) {
+        unsigned char a = key[k], b = (unsigned char)name[k];
+        if (a >= 'A' && a <= 'Z') a += 32;
+        if (a != b) return 0;
+    }
+    return 1;
+}
+
+static inline size_t sw_cfg_value(const sw_cfg *c, size_t i, int role, int depth);
+
+static inline size_t sw_cfg_object(const sw_cfg *c, size_t i, int role, int depth) {
+    const unsigned char *s = c->s;
+    size_t n = c->n, ks[64], kl[64];
+    int count = 0;
+    i = sw_json_ws((const char *)s, n, i + 1);
+    if (i < n && s[i] == '}') return i + 1;
+    for (;;) {
+        if (i >= n || s[i] != '"') return SW_CFG_FAIL;
+        size_t k = i + 1, e = sw_cfg_string(c, i, 1);
+        if (e == SW_CFG_FAIL || count == 64) return SW_CFG_FAIL;
+        size_t len = e - 1 - k;
+        for (int j = 0; j < count; j++)
+            if (kl[j] == len && memcmp(s + ks[j], s + k, len) == 0) return SW_CFG_FAIL; /* a duplicate */
+        ks[count] = k;
+        kl[count++] = len;
+        i = sw_json_ws((const char *)s, n, e);
+        if (i >= n || s[i] != ':') return SW_CFG_FAIL;
+        i = sw_json_ws((const char *)s, n, i + 1);
+        const unsigned char *key = s + k;
+        int child = SW_CFG_OTHER, slot = -1;
+#define SW_CFG_IS(name) (len == sizeof(name) - 1 && memcmp(key, name, len) == 0)
+        switch (role) {
+        case SW_CFG_ROOT:
+            if (sw_cfg_variant(key, len, "linux") || sw_cfg_variant(key, len, "process")) return SW_CFG_FAIL;
+            if (SW_CFG_IS("linux")) child = SW_CFG_LINUX;
+            else if (SW_CFG_IS("process")) child = SW_CFG_PROCESS;
+            else if (SW_CFG_IS("annotations")) slot = 0;
+            break;
+        case SW_CFG_LINUX:
+            if (sw_cfg_variant(key, len, "seccomp")) return SW_CFG_FAIL;
+            if (SW_CFG_IS("seccomp")) slot = 1;
+            break;
+        case SW_CFG_PROCESS:
+            if (sw_cfg_variant(key, len, "capabilities")) return SW_CFG_FAIL;
+            if (SW_CFG_IS("capabilities")) child = SW_CFG_CAPS;
+            break;
+        case SW_CFG_CAPS:
+            if (sw_cfg_variant(key, len, "bounding")) return SW_CFG_FAIL;
+            if (SW_CFG_IS("bounding")) slot = 2;
+            break;
+        }
+#undef SW_CFG_IS
+        size_t ve = sw_cfg_value(c, i, child, depth + 1);
+        if (ve == SW_CFG_FAIL) return SW_CFG_FAIL;
+        if (slot >= 0) {
+            c->out[2 * slot] = i;
+            c->out[2 * slot + 1] = ve;
+        }
+        i = sw_json_ws((const char *)s, n, ve);
+        if (i < n && s[i] == ',') {
+            i = sw_json_ws((const char *)s, n, i + 1);
+            continue;
+        }
+        if (i < n && s[i] == '}') return i + 1;
+        return SW_CFG_FAIL;
+    }
+}
+
+/* The value at s[i]: the index past it. `role`: which member's value it is (the path to a member read). */
+static inline size_t sw_cfg_value(const sw_cfg *c, size_t i, int role, int depth) {
+    const unsigned char *s = c->s;
+    size_t n = c->n;
+    if (i >= n || depth > 64) return SW_CFG_FAIL;
+    unsigned char b = s[i];
+    /* linux must be an object or null (VerdictCache.input: any other is an error, never a key). */
+    if (role == SW_CFG_LINUX && b != '{' && b != 'n') return SW_CFG_FAIL;
+    if (b == '{') return sw_cfg_object(c, i, role, depth);
+    if (role != SW_CFG_PROCESS && role != SW_CFG_CAPS) role = SW_CFG_OTHER;
+    if (b == '[') {
+        i = sw_json_ws((const char *)s, n, i + 1);
+        if (i < n && s[i] == ']') return i + 1;
+        for (;;) {
+            size_t e = sw_cfg_value(c, i, SW_CFG_OTHER, depth + 1);
+            if (e == SW_CFG_FAIL) return SW_CFG_FAIL;
+            i = sw_json_ws((const char *)s, n, e);
+            if (i < n && s[i] == ',') {
+                i = sw_json_ws((const char *)s, n, i + 1);
+                continue;
+            }
+            if (i < n && s[i] == ']') return i + 1;
+            return SW_CFG_FAIL;
+        }
+    }
+    if (b == '"') return sw_cfg_string(c, i, 0);
+    if (b == '-' || (b >= '0' && b <= '9')) {
+        if (b == '-') i++;
+        size_t d = i;
+        if (i < n && s[i] == '0') i++;
+        else while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == d || i - d > 18) return SW_CFG_FAIL;
+        /* A fraction or an exponent (a real, whose range jansson checks), or a digit after a 0. */
+        if (i < n && (s[i] == '.' || s[i] == 'e' || s[i] == 'E' || (s[i] >= '0' && s[i] <= '9'))) return SW_CFG_FAIL;
+        return i;
+    }
+    static const char *const words[] = {"true", "false", "null"};
+    for (int w = 0; w < 3; w++) {
+        size_t l = strlen(words[w]);
+        if (n - i >= l && memcmp(s + i, words[w], l) == 0) {
+            i += l;
+            /* jansson reads a run of letters as one word: "nullx" is no null. */
+            if (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) return SW_CFG_FAIL;
+            if (role == SW_CFG_LINUX && w != 2) return SW_CFG_FAIL;
+            return i;
+        }
+    }
+    return SW_CFG_FAIL;
+}
+
+static inline int sw_config_index(const char *s, size_t n, size_t *out) {
+    for (int k = 0; k < 6; k++) out[k] = SW_CFG_FAIL;
+    sw_cfg c = {(const unsigned char *)s, n, out};
+    size_t i = sw_json_ws(s, n, 0);
+    if (i >= n || s[i] != '{') return -1;
+    size_t e = sw_cfg_object(&c, i, SW_CFG_ROOT, 1);
+    if (e == SW_CFG_FAIL || sw_json_ws(s, n, e) != n) return -1;
+    return 0;
+}

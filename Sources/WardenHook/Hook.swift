@@ -47,7 +47,7 @@ public enum Hook {
         var result: Enforcement.Result
         var output = input
         do throws(WardenError) {
-            let config = OCIConfig(document: try JSONDocument(bytes: input, name: "<stdin config>"))
+            let config = try OCIConfig(bytes: input, name: "<stdin config>")
             // Only podman runs precreate, and its creator writes every annotation: no engine facts here.
             let e = try Evaluation.evaluate(config, policy: policy.withoutEngineFacts, cache: .standard(), splice: true)
             who = ContainerIdentity.of(config)
@@ -88,10 +88,17 @@ public enum Hook {
             bundle = state.bundle
             // The bundle folder, every folder above it and config.json must be writable by root only:
             // otherwise the file judged here need not be the one the runtime read.
-            let opened = try Bundle.open(state.bundle, writers: .rootAndSelf)
-            digest = opened.digest
-            // A gate only judges: the tightened profile is never written, so it is not compiled either.
-            let e = try Evaluation.evaluate(opened.config, policy: policy, needsProfile: false, cache: .standard())
+            let (file, bytes) = try Bundle.read(state.bundle, writers: .rootAndSelf)
+            digest = fnv1aHex(bytes)
+            let cache = VerdictCache.standard(), members = ConfigMembers(bytes)
+            // A warm gate answers from the bytes; else the config is parsed and judged. A gate only
+            // judges: the tightened profile is never written, so it is not compiled either.
+            let e: Evaluation
+            if let cache, let members, let hit = Evaluation.cachedGate(members, policy: policy, cache: cache) {
+                e = hit
+            } else {
+                e = try Evaluation.evaluate(Bundle.parse(bytes, file: file, members: members), policy: policy, needsProfile: false, cache: cache)
+            }
             result = Enforcement.decide(e, mode: policy.mode, stage: .gate(stage), container: state.id)
         } catch {
             result = Enforcement.failure("\(error)", exitCode: error.exitCode, mode: policy.mode, stage: .gate(stage))

@@ -136,6 +136,16 @@ public enum Wrapper {
         do {
             let loaded = try Policy.load()
             policy = loaded
+            // A bundle the cache knows as compliant, exempt or refused is answered from its bytes, as a
+            // gate is (`Evaluation.cachedGate`): nothing is written then, so nothing more is parsed.
+            if let cache = VerdictCache.standard(), let (_, bytes) = try? Bundle.read(bundle, writers: .rootAndSelf),
+               let members = ConfigMembers(bytes), let e = Evaluation.cachedGate(members, policy: loaded, cache: cache),
+               e.verdict == .compliant || e.verdict == .exempt || e.verdict == .denied {
+                result = Enforcement.decide(e, mode: loaded.mode, stage: stage, container: inv.containerID)
+                AuditLog.record(policy: policy, stage: stage.name, id: inv.containerID, bundle: bundle, result.audit, idFrom: "argv",
+                                configDigest: fnv1aHex(bytes))
+                return result.refusal
+            }
             let opened = try Bundle.open(bundle, writers: .rootAndSelf)
             let config = opened.config
             digest = opened.digest

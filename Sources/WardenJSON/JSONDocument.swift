@@ -120,6 +120,24 @@ public final class JSONDocument {
         root.serialized(style)
     }
 
+    /// Where config.json (`bytes`) holds annotations, linux.seccomp and process.capabilities.bounding,
+    /// each nil when absent, found by `sw_config_index` without building a tree; nil when only jansson
+    /// can tell (then parse it: what `sw_config_index` vouches for, jansson reads as the same tree).
+    public static func configMembers(_ bytes: [UInt8]) -> (Range<Int>?, Range<Int>?, Range<Int>?)? {
+        guard !bytes.isEmpty else { return nil }
+        var out = (-1, -1, -1, -1, -1, -1)
+        let status = bytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { c in
+                withUnsafeMutableBytes(of: &out) { o in
+                    sw_config_index(c.baseAddress!, c.count, o.baseAddress!.assumingMemoryBound(to: Int.self))
+                }
+            }
+        }
+        guard status == 0 else { return nil }
+        func range(_ s: Int, _ e: Int) -> Range<Int>? { s >= 0 && e >= s && e <= bytes.count ? s..<e : nil }
+        return (range(out.0, out.1), range(out.2, out.3), range(out.4, out.5))
+    }
+
     /// Where runc's state.json (`bytes`) holds init_process_pid, init_process_start, cgroup_paths and
     /// config.labels, each nil when absent, found without parsing the rest (`sw_runc_state_members`);
     /// nil when that cannot be told without a full parse.

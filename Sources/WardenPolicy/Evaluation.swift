@@ -31,17 +31,7 @@ public struct Evaluation {
     /// `splice` (precreate): the caller writes `written`; a cache hit need not decode the profile.
     public static func evaluate(_ config: OCIConfig, policy: Policy, needsProfile: Bool = true,
                                 cache: VerdictCache? = nil, splice: Bool = false) throws(WardenError) -> Evaluation {
-        if let ex = policy.exemption(for: try config.annotations()) {
-            return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by \(ex.reason)")
-        }
-        for (key, _) in try config.annotations() where !policy.allowAnnotations.contains(key) {
-            for reading in RuntimeReading.allCases {
-                if let a = reading.filterAnnotations.first(where: { $0.key == key }) {
-                    return Evaluation(verdict: .denied, profile: nil, changes: [],
-                                      reason: "annotation \(key) changes the seccomp filter under \(reading.rawValue) (\(a.effect)); the policy does not allow it")
-                }
-            }
-        }
+        if let e = annotationVerdict(try config.annotations(), policy: policy) { return e }
         // A hit first: its input, this seccomp section byte for byte, decoded without error when it
         // was stored (an error is thrown, never stored), so decoding it again can only agree.
         try config.checkSeccompKeys()
@@ -62,6 +52,32 @@ public struct Evaluation {
             cache.store(kept, for: config, policy: policy)
         }
         return e
+    }
+
+    /// A warm gate from config.json's bytes alone: the same checks as `evaluate` before its cache
+    /// lookup, and the lookup, without parsing the whole config (three quarters of a gate's
+    /// instructions, issue 14). nil for a miss or when only the parse can tell: then `evaluate`.
+    public static func cachedGate(_ members: ConfigMembers, policy: Policy, cache: VerdictCache) -> Evaluation? {
+        guard let annotations = members.annotations() else { return nil }
+        if let e = annotationVerdict(annotations, policy: policy) { return e }
+        // checkSeccompKeys' case variants and a linux that is not an object: sw_config_index refused those.
+        return cache.lookupGate(members, policy: policy)
+    }
+
+    /// An exemption, or an annotation that changes the filter under some runtime and the policy does not allow.
+    static func annotationVerdict(_ annotations: [(String, String)], policy: Policy) -> Evaluation? {
+        if let ex = policy.exemption(for: annotations) {
+            return Evaluation(verdict: .exempt, profile: nil, changes: [], reason: "exempt by \(ex.reason)")
+        }
+        for (key, _) in annotations where !policy.allowAnnotations.contains(key) {
+            for reading in RuntimeReading.allCases {
+                if let a = reading.filterAnnotations.first(where: { $0.key == key }) {
+                    return Evaluation(verdict: .denied, profile: nil, changes: [],
+                                      reason: "annotation \(key) changes the seccomp filter under \(reading.rawValue) (\(a.effect)); the policy does not allow it")
+                }
+            }
+        }
+        return nil
     }
 
     static func judge(_ current: LinuxSeccomp?, _ config: OCIConfig, policy: Policy, needsProfile: Bool) throws(WardenError) -> Evaluation {

@@ -50,6 +50,7 @@ public struct VerdictCache: Sendable {
     /// Everything a verdict depends on besides the exemption and annotation checks, which run first.
     /// nil when it cannot be built (memory ran out): then nothing is looked up or kept.
     static func input(_ config: OCIConfig, policy: Policy) -> [UInt8]? {
+        if let members = config.members { return input(members, policy: policy) }
         // The seccomp section and the capabilities in their exact form (JSONNode.exactForm: lengths and
         // raw bytes; ["A,B"] and ["A","B"] differ), not serialized: that was a third of a warm gate.
         let linux = config.document.root["linux"]
@@ -67,6 +68,25 @@ public struct VerdictCache: Sendable {
         out += Array(" seccomp ".utf8)
         out += seccomp
         return out
+    }
+
+    /// The same from config.json's bytes (`ConfigMembers`): the seccomp section and the capabilities as
+    /// written, each after its length. Bytes that `sw_config_index` vouched for are one tree to jansson,
+    /// so equal bytes are an equal input; another spelling of the same section is only a miss. "v3", not
+    /// the exact form's "v2": the two never name each other's entries.
+    static func input(_ members: ConfigMembers, policy: Policy) -> [UInt8] {
+        let caps = members.boundingText, seccomp = members.seccompText
+        var out = Array("v3 \(binaryIdentity) kernel \(kernelRelease) policy \(policy.source) \(policy.digest) caps \(caps.count) ".utf8)
+        out += caps
+        out += Array(" seccomp \(seccomp.count) ".utf8)
+        out += seccomp
+        return out
+    }
+
+    /// A warm gate's cached verdict from config.json's bytes (no profile: a gate writes none).
+    func lookupGate(_ members: ConfigMembers, policy: Policy) -> Evaluation? {
+        guard let entry = readEntry(VerdictCache.input(members, policy: policy)) else { return nil }
+        return withExtendedLifetime(entry.fields) { evaluation(entry, withProfile: false) }
     }
 
     /// The cached evaluation for `config`, or nil (a miss, or a cache that cannot be trusted).

@@ -26,7 +26,7 @@ public enum Bundle {
             self.file = file
             self.stat = contents.stat
             self.digest = fnv1aHex(contents.bytes)
-            config = OCIConfig(document: try JSONDocument(bytes: contents.bytes, name: file))
+            config = try OCIConfig(bytes: contents.bytes, name: file)
         }
 
         /// Replaces the config atomically through the folder (random temporary name, renameat), then
@@ -56,8 +56,8 @@ public enum Bundle {
     }
 
     /// Parses bytes `read` returned.
-    public static func parse(_ bytes: [UInt8], file: String) throws(WardenError) -> OCIConfig {
-        OCIConfig(document: try JSONDocument(bytes: bytes, name: file))
+    public static func parse(_ bytes: [UInt8], file: String, members: ConfigMembers? = nil) throws(WardenError) -> OCIConfig {
+        try OCIConfig(bytes: bytes, name: file, members: members)
     }
 
     private static func locate(_ path: String, writers: Writers) throws(WardenError) -> (Folder, name: String, file: String) {

@@ -4,8 +4,19 @@ import WardenJSON
 /// A bundle's config.json: the lossless document plus typed reads of the parts we use.
 public struct OCIConfig {
     public let document: JSONDocument
+    /// The bytes the document was parsed from, with where its cache-key members are; nil when not
+    /// known. They describe the document as read: the verdict cache keys on them before any change.
+    public let members: ConfigMembers?
 
-    public init(document: JSONDocument) { self.document = document }
+    public init(document: JSONDocument, members: ConfigMembers? = nil) {
+        self.document = document
+        self.members = members
+    }
+
+    /// Parses `bytes` (`name` for errors), with their members when `ConfigMembers` can tell them.
+    public init(bytes: [UInt8], name: String, members: ConfigMembers? = nil) throws(WardenError) {
+        self.init(document: try JSONDocument(bytes: bytes, name: name), members: members ?? ConfigMembers(bytes))
+    }
 
     public var name: String { document.name }
 
@@ -90,6 +101,76 @@ public struct OCIConfig {
     public var boundingCapabilities: [String]? {
         guard let list = document.root["process"]?["capabilities"]?["bounding"], list.kind == .array else { return nil }
         return list.elements.compactMap(\.string)
+    }
+}
+
+/// config.json's bytes and where the members a verdict-cache hit needs are (`JSONDocument.configMembers`):
+/// a warm gate answers from these without parsing the whole config (issue 14), and every reader of
+/// the same bytes keys the cache on them the same way.
+public struct ConfigMembers {
+    public let bytes: [UInt8]
+    let annotationsRange: Range<Int>?
+    let seccompRange: Range<Int>?
+    let boundingRange: Range<Int>?
+
+    /// nil when only a full parse can tell (`sw_config_index`'s limits, or the document is not JSON).
+    public init?(_ bytes: [UInt8]) {
+        guard let (a, s, b) = JSONDocument.configMembers(bytes) else { return nil }
+        self.bytes = bytes
+        annotationsRange = a
+        seccompRange = s
+        boundingRange = b
+    }
+
+    /// `linux.seccomp` as written, or `null` when absent.
+    public var seccompText: ArraySlice<UInt8> { seccompRange.map { bytes[$0] } ?? ArraySlice("null".utf8) }
+    /// `process.capabilities.bounding` as written, or `null` when absent.
+    public var boundingText: ArraySlice<UInt8> { boundingRange.map { bytes[$0] } ?? ArraySlice("null".utf8) }
+
+    /// `annotations` (empty when absent), as `OCIConfig.annotations` reads them; nil when that would be
+    /// an error or anything but an object of strings (the caller then parses the config, for its error).
+    public func annotations() -> [(String, String)]? {
+        guard let range = annotationsRange else { return [] }
+        guard bytes[range.lowerBound] == UInt8(ascii: "{"),
+              let doc = try? JSONDocument(bytes: Array(bytes[range]), name: "<annotations>") else { return nil }
+        return withExtendedLifetime(doc) { () -> [(String, String)]? in
+            var out = [(String, String)]()
+            for (k, v) in doc.root.entries {
+                guard let s = v.string else { return nil }
+                out.append((k, s))
+            }
+            return out
+        }
+    }
+}
+
+extension ConfigMembers {
+    /// How `ConfigMembers(bytes)` disagrees with jansson's reading of the same bytes, or nil when it
+    /// does not (the fuzzer's and the tests' check): found only in a document jansson reads, with each
+    /// member's bytes the same value as jansson's member, and `checkSeccompKeys` passing.
+    public static func disagreement(_ bytes: [UInt8]) -> String? {
+        guard let m = ConfigMembers(bytes) else { return nil }
+        guard let config = try? OCIConfig(bytes: bytes, name: "jansson") else { return "members found in a document jansson refuses" }
+        if (try? config.checkSeccompKeys()) == nil { return "members found past a case variant jansson's reader refuses" }
+        let root = config.document.root
+        if let linux = root["linux"], linux.kind != .object && !linux.isNull { return "members found with a linux that is neither an object nor null" }
+        let pairs: [(Range<Int>?, JSONNode?, String)] = [
+            (m.annotationsRange, root["annotations"], "annotations"),
+            (m.seccompRange, root["linux"]?["seccomp"], "linux.seccomp"),
+            (m.boundingRange, root["process"]?["capabilities"]?["bounding"], "process.capabilities.bounding"),
+        ]
+        for (range, node, name) in pairs {
+            switch (range, node) {
+            case (nil, nil): continue
+            case (let r?, let n?):
+                // JSONDocument wants an object at the top: a member's value is read as one.
+                guard let doc = try? JSONDocument(bytes: Array("{\"v\":".utf8) + bytes[r] + Array("}".utf8), name: name),
+                      let v = doc.root["v"]?.value else { return "\(name): its bytes are not one JSON value" }
+                if v != n.value { return "\(name): its bytes are another value than jansson's" }
+            default: return "\(name): found by one reader only"
+            }
+        }
+        return nil
     }
 }
 

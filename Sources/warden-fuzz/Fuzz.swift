@@ -29,6 +29,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 /// Whatever parses must serialize and parse back to the same value.
 func fuzzJSON(_ bytes: [UInt8]) {
+    // A warm gate's reading of config.json without jansson (`sw_config_index`) must be jansson's.
+    if let why = ConfigMembers.disagreement(bytes) { fatalError("config members: \(why)") }
     guard let doc = try? JSONDocument(bytes: bytes, name: "fuzz") else { return }
     let again = try! JSONDocument(bytes: doc.serialized(.compact), name: "again")
     precondition(again.root.value == doc.root.value, "JSON round trip changed the value")

@@ -158,6 +158,34 @@ struct WrapperTests {
         #expect(readText(dir + "/audit.log").split(separator: "\n").count == 1)
     }
 
+    @Test("red team: a bundle the cache knows as compliant starts from its bytes untouched; the same bytes beside a case variant runc would read are refused")
+    func warmCompliantFromBytes() throws {
+        let dir = try tempDir("wrap-warm")
+        defer { cleanup(dir) }
+        let w = try wrapperLink(dir, "runc")
+        _ = try sh("source \(Repo.root)/Tests/support/runtime.sh\nmake_bundle \(Repo.sample("docker-default"))/config.json \(dir)/b /bin/sh -c 'grep Seccomp: /proc/self/status'")
+        let env = "SECCOMP_WARDEN_POLICY=builtin SECCOMP_WARDEN_AUDIT_LOG=\(dir)/audit.log SECCOMP_WARDEN_CACHE=\(dir)/cache"
+        func run(_ id: String) throws -> Result { try sh("\(env) \(w) --root \(dir)/root run --bundle \(dir)/b \(id) </dev/null 2>&1") }
+        let first = try run("warden-warm-1")  // tightens, writes, keeps the verdict
+        #expect(first.stdout.contains("Seccomp:\t2"), "\(first.stdout)")
+        let tightened = readText(dir + "/b/config.json")
+        for id in ["warden-warm-2", "warden-warm-3"] {
+            let again = try run(id)
+            #expect(again.status == 0 && again.stdout.contains("Seccomp:\t2"), "\(again.stdout)")
+            #expect(readText(dir + "/b/config.json") == tightened)
+            #expect(readText(dir + "/audit.log").split(separator: "\n").last?.contains("\"decision\":\"compliant\"") == true)
+        }
+        // The cached section byte for byte, and beside it the section runc 1.1.5 would load instead.
+        var planted = tightened
+        let linux = try #require(planted.range(of: #""linux": {"#) ?? planted.range(of: #""linux":{"#))
+        planted.insert(contentsOf: #""Seccomp": {"defaultAction": "SCMP_ACT_ALLOW"},"#, at: linux.upperBound)
+        try planted.write(toFile: dir + "/b/config.json", atomically: false, encoding: .utf8)
+        let refused = try run("warden-warm-4")
+        #expect(refused.status != 0 && !refused.stdout.contains("Seccomp:\t"), "\(refused.stdout)")
+        #expect(readText(dir + "/b/config.json") == planted)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/root/warden-warm-4"))
+    }
+
     @Test("a refused bundle: the wrapper exits 1 before the runtime runs and writes the runtime's --log")
     func refusal() throws {
         let dir = try tempDir("wrap-refuse")

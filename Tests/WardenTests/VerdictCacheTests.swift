@@ -510,3 +510,87 @@ struct VerdictCacheBoundsTests {
         }
     }
 }
+
+/// The warm gate from config.json's bytes (`Evaluation.cachedGate`): the parse's answer, or none.
+@Suite("Verdict cache: the gate without a parse")
+struct GateFromBytesTests {
+    func bytes(_ sample: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: Repo.sample(sample) + "/config.json")))
+    }
+
+    @Test("cold it is a miss; after the parse's evaluation it answers the same verdict, reason and changes",
+          arguments: ["no-seccomp", "weak-allow", "docker-default", "arg-rules", "exempt"])
+    func sameAnswer(sample: String) throws {
+        let dir = try tempDir("gate-bytes")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        let b = try bytes(sample)
+        let m = try #require(ConfigMembers(b))
+        let parsed = try Evaluation.evaluate(try OCIConfig(bytes: b, name: "config.json"), policy: policy, needsProfile: false, cache: cache)
+        if parsed.verdict == .exempt {
+            // Decided by the annotations before any lookup, cold or warm.
+            #expect(Evaluation.cachedGate(m, policy: policy, cache: VerdictCache(directory: dir + "/empty"))?.verdict == .exempt)
+            return
+        }
+        #expect(Evaluation.cachedGate(m, policy: policy, cache: VerdictCache(directory: dir + "/empty")) == nil)
+        let hit = try #require(Evaluation.cachedGate(m, policy: policy, cache: cache))
+        #expect(hit.cached && hit.verdict == parsed.verdict && hit.reason == parsed.reason)
+        #expect(hit.changes.map(\.description) == parsed.changes.map(\.description))
+        // A writer reading the same bytes keys the same entry (a gate's entry is a writer's miss only
+        // when it lacks the profile a writer needs).
+        let writer = try Evaluation.evaluate(try OCIConfig(bytes: b, name: "config.json"), policy: policy, cache: cache)
+        #expect(writer.verdict == parsed.verdict)
+    }
+
+    @Test("red team: the cached section's bytes beside a case variant, a duplicate or an escaped key are never answered from the cache")
+    func plantedBeside() throws {
+        let dir = try tempDir("gate-bytes-red")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        let b = try bytes("docker-default")
+        _ = try Evaluation.evaluate(try OCIConfig(bytes: b, name: "config.json"), policy: policy, needsProfile: false, cache: cache)
+        #expect(Evaluation.cachedGate(try #require(ConfigMembers(b)), policy: policy, cache: cache) != nil)  // positive control
+        let text = String(decoding: b, as: UTF8.self)
+        let weak = #"{"defaultAction":"SCMP_ACT_ALLOW"}"#
+        let linux = try #require(text.range(of: #""linux": {"#) ?? text.range(of: #""linux":{"#))
+        for planted in [#""Seccomp": \#(weak),"#, #""SECCOMP": \#(weak),"#, #""seccomp": \#(weak),"#, #""seccom\u0070": \#(weak),"#] {
+            var t = text
+            t.insert(contentsOf: planted, at: linux.upperBound)
+            let mutated = Array(t.utf8)
+            #expect(ConfigMembers(mutated) == nil, "\(planted)")
+            // The parse then refuses it (runc would read the planted section).
+            #expect(throws: WardenError.self, "\(planted)") {
+                try Evaluation.evaluate(try OCIConfig(bytes: mutated, name: "config.json"), policy: policy, needsProfile: false, cache: cache)
+            }
+        }
+        var t = text
+        t.insert(contentsOf: #""LINUX": {"seccomp": \#(weak)},"#, at: text.index(after: text.startIndex))
+        #expect(ConfigMembers(Array(t.utf8)) == nil)
+        #expect(throws: WardenError.self) {
+            try Evaluation.evaluate(try OCIConfig(bytes: Array(t.utf8), name: "config.json"), policy: policy, needsProfile: false, cache: cache)
+        }
+    }
+
+    @Test("red team: a weaker section or other capabilities, one byte away from a cached one, is a miss")
+    func oneByteAway() throws {
+        let dir = try tempDir("gate-bytes-byte")
+        defer { cleanup(dir) }
+        let cache = VerdictCache(directory: dir + "/verdicts")
+        let policy = try builtinPolicy()
+        let b = try bytes("docker-default")
+        _ = try Evaluation.evaluate(try OCIConfig(bytes: b, name: "config.json"), policy: policy, needsProfile: false, cache: cache)
+        #expect(Evaluation.cachedGate(try #require(ConfigMembers(b)), policy: policy, cache: cache) != nil)  // positive control
+        let text = String(decoding: b, as: UTF8.self)
+        var tried = 0
+        for (from, to) in [("\"SCMP_ACT_ALLOW\"", "\"SCMP_ACT_LOG\""), ("\"ptrace\"", "\"ptracf\""), ("\"CAP_KILL\"", "\"CAP_BPF\""),
+                           ("\"bounding\": [", "\"bounding\": [\"CAP_SYS_ADMIN\","), ("\"bounding\":[", "\"bounding\":[\"CAP_SYS_ADMIN\",")]
+        where text.contains(from) {
+            tried += 1
+            let mutated = Array(text.replacingOccurrences(of: from, with: to).utf8)
+            #expect(Evaluation.cachedGate(try #require(ConfigMembers(mutated)), policy: policy, cache: cache) == nil, "\(from)")
+        }
+        #expect(tried >= 3)
+    }
+}
