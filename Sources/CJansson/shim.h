@@ -2,6 +2,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* A value's exact form, for a cache key (seccomp-warden's verdict cache compares it byte for byte):
    a type letter, then counts, lengths and raw bytes. Injective: two values have the same form only
@@ -76,18 +79,33 @@ static inline size_t sw_json_ws(const char *s, size_t n, size_t i) {
     return i;
 }
 
-/* Byte classes for sw_json_skip: one table lookup per byte instead of a chain of compares (the
-   scan of runc's 30 KB state was 0.5 M instructions of a warm verify, issue 14). In a string: 1 ends
-   or escapes it or is refused (a quote, a backslash, a control byte). Between values: 2 quote, 3
-   open, 4 close, 5 separator or white space, 6 part of a number or literal, 0 anything else. */
-static const unsigned char sw_json_in_string[256] = {
-    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
-};
+/* Byte classes for sw_json_skip between values: one table lookup per byte instead of a chain of
+   compares (the scan of runc's 30 KB state was 0.5 M instructions of a warm verify, issue 14):
+   2 quote, 3 open, 4 close, 5 separator or white space, 6 part of a number or literal, 0 anything else. */
 static const unsigned char sw_json_token[256] = {
     ['"'] = 2, ['{'] = 3, ['['] = 3, ['}'] = 4, [']'] = 4,
     [','] = 5, [':'] = 5, [' '] = 5, ['\t'] = 5, ['\n'] = 5, ['\r'] = 5,
     ['0' ... '9'] = 6, ['a' ... 'z'] = 6, ['-'] = 6, ['+'] = 6, ['.'] = 6, ['E'] = 6,
 };
+
+/* The first index from i on (or n) of a byte a string's scan must look at: a quote, a backslash, a
+   control byte and, with `ascii`, a byte of 0x80 or more. Sixteen bytes at a time where SSE2 is (every
+   x86-64): a string's bytes are most of a document, and one table lookup per byte was most of a scan. */
+static inline size_t sw_json_plain_run(const unsigned char *u, size_t n, size_t i, int ascii) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1f);
+    while (n - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(u + i));
+        __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, control), v)); /* v <= 0x1f, unsigned */
+        int mask = _mm_movemask_epi8(hit) | (ascii ? _mm_movemask_epi8(v) : 0);
+        if (mask) return i + (size_t)__builtin_ctz((unsigned)mask);
+        i += 16;
+    }
+#endif
+    while (i < n && u[i] >= 0x20 && u[i] != '"' && u[i] != '\\' && (!ascii || u[i] < 0x80)) i++;
+    return i;
+}
 
 /* The end of the value that starts at s[i], or (size_t)-1. Brackets must match, strings must end. */
 static inline size_t sw_json_skip(const char *s, size_t n, size_t i) {
@@ -100,7 +118,7 @@ static inline size_t sw_json_skip(const char *s, size_t n, size_t i) {
         case 2:
             i++;
             for (;;) {
-                while (i < n && !sw_json_in_string[u[i]]) i++;
+                i = sw_json_plain_run(u, n, i, 0);
                 if (i >= n || u[i] < 0x20) return (size_t)-1;
                 if (u[i] == '"') break;
                 i += 2; /* a backslash and the byte it escapes */
@@ -217,11 +235,6 @@ enum { SW_CFG_OTHER, SW_CFG_ROOT, SW_CFG_LINUX, SW_CFG_PROCESS, SW_CFG_CAPS };
 
 typedef struct { const unsigned char *s; size_t n; size_t *out; } sw_cfg;
 
-/* Bytes a string's fast loop stops at: a quote, a backslash, a control byte, a non-ASCII byte. */
-static const unsigned char sw_cfg_stop[256] = {
-    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
-};
-
 static inline int sw_cfg_hex(unsigned char b) {
     if (b >= '0' && b <= '9') return b - '0';
     if (b >= 'a' && b <= 'f') return b - 'a' + 10;
@@ -236,7 +249,7 @@ static inline size_t sw_cfg_string(const sw_cfg *c, size_t i, int key) {
     size_t n = c->n;
     i++;
     for (;;) {
-        while (i < n && !sw_cfg_stop[s[i]]) i++;
+        i = sw_json_plain_run(s, n, i, 1);
         if (i >= n) return SW_CFG_FAIL;
         if (s[i] == '"') return i + 1;
         if (s[i] != '\\' || key || i + 1 >= n) return SW_CFG_FAIL;

@@ -23,7 +23,17 @@ public enum Wrapper {
         return RuntimeCLI.grammar(for: base) != nil ? base : nil
     }
 
-    static func baseName(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? path }
+    /// The last component of `path` ("b" of "a/b/"), or `path` when it has none. Scanned as bytes: a
+    /// `split` at every start costs the run-time lookup of `[Substring]`'s type (issue 14).
+    static func baseName(_ path: String) -> String {
+        let b = Array(path.utf8)
+        var end = b.count
+        while end > 0 && b[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        guard end > 0 else { return path }
+        var start = end
+        while start > 0 && b[start - 1] != UInt8(ascii: "/") { start -= 1 }
+        return String(decoding: b[start..<end], as: UTF8.self)
+    }
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

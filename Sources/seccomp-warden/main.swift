@@ -6,7 +6,11 @@ import WardenHook
 import Glibc
 #endif
 
-let arguments = CommandLine.arguments
+// Built here, not with CommandLine.arguments: the standard library's `map` finds the type of its
+// array by its mangled name at run time, a tenth of a warm hook's start (issue 14).
+var arguments = [String]()
+arguments.reserveCapacity(Int(CommandLine.argc))
+for i in 0..<Int(CommandLine.argc) { arguments.append(CommandLine.unsafeArgv[i].map { String(cString: $0) } ?? "") }
 if let code = FastPath.run(arguments) ?? VerifyFastPath.run(arguments) {
     exit(code)
 }

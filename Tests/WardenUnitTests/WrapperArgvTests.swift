@@ -135,3 +135,11 @@ struct WrapperArgvTests {
         #expect(log.contains("\"decision\":\"audit-only\""), "\(log)")
     }
 }
+
+@Test("the wrapper's name for itself: the last path component, as split(separator:) gave it", arguments: [
+    "runc", "/usr/sbin/runc", "./seccomp-warden-crun", "a//b", "a/b/", "/", "//", "", "seccomp-warden-", "/x/seccomp-warden-runc/",
+    "é/ü", "/usr/bin/seccomp-warden",
+])
+func wrapperBaseName(path: String) {
+    #expect(Wrapper.baseName(path) == (path.split(separator: "/").last.map(String.init) ?? path))
+}
