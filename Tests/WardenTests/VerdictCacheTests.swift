@@ -543,15 +543,21 @@ struct GateFromBytesTests {
         #expect(writer.verdict == parsed.verdict)
     }
 
-    @Test("red team: the cached section's bytes beside a case variant, a duplicate or an escaped key are never answered from the cache")
-    func plantedBeside() throws {
-        let dir = try tempDir("gate-bytes-red")
-        defer { cleanup(dir) }
+    /// A cache holding the gate's verdict on Docker's default config, read from its bytes (checked).
+    func warmedWithDockerDefault(_ dir: String) throws -> (VerdictCache, Policy, [UInt8]) {
         let cache = VerdictCache(directory: dir + "/verdicts")
         let policy = try builtinPolicy()
         let b = try bytes("docker-default")
         _ = try Evaluation.evaluate(try OCIConfig(bytes: b, name: "config.json"), policy: policy, needsProfile: false, cache: cache)
         #expect(Evaluation.cachedGate(try #require(ConfigMembers(b)), policy: policy, cache: cache) != nil)  // positive control
+        return (cache, policy, b)
+    }
+
+    @Test("red team: the cached section's bytes beside a case variant, a duplicate or an escaped key are never answered from the cache")
+    func plantedBeside() throws {
+        let dir = try tempDir("gate-bytes-red")
+        defer { cleanup(dir) }
+        let (cache, policy, b) = try warmedWithDockerDefault(dir)
         let text = String(decoding: b, as: UTF8.self)
         let weak = #"{"defaultAction":"SCMP_ACT_ALLOW"}"#
         let linux = try #require(text.range(of: #""linux": {"#) ?? text.range(of: #""linux":{"#))
@@ -577,11 +583,7 @@ struct GateFromBytesTests {
     func oneByteAway() throws {
         let dir = try tempDir("gate-bytes-byte")
         defer { cleanup(dir) }
-        let cache = VerdictCache(directory: dir + "/verdicts")
-        let policy = try builtinPolicy()
-        let b = try bytes("docker-default")
-        _ = try Evaluation.evaluate(try OCIConfig(bytes: b, name: "config.json"), policy: policy, needsProfile: false, cache: cache)
-        #expect(Evaluation.cachedGate(try #require(ConfigMembers(b)), policy: policy, cache: cache) != nil)  // positive control
+        let (cache, policy, b) = try warmedWithDockerDefault(dir)
         let text = String(decoding: b, as: UTF8.self)
         var tried = 0
         for (from, to) in [("\"SCMP_ACT_ALLOW\"", "\"SCMP_ACT_LOG\""), ("\"ptrace\"", "\"ptracf\""), ("\"CAP_KILL\"", "\"CAP_BPF\""),
